@@ -1,0 +1,149 @@
+package orchestrator
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/skerry-dev/skerry/health"
+	"github.com/skerry-dev/skerry/hooks"
+	"github.com/skerry-dev/skerry/runtime"
+)
+
+// DefaultReadyTimeout bounds the wait for a started app to become healthy. Image pulls are not
+// part of it.
+const DefaultReadyTimeout = 2 * time.Minute
+
+// DefaultMinUptime is how long a started container must stay running to count as ready, on top
+// of passing its health check: long enough to catch a process that dies right after `start`
+// returned ("running but unreachable").
+const DefaultMinUptime = 2 * time.Second
+
+// App is the desired state of one app: its container, what healthy means, the hooks that run
+// before it starts, and the apps it depends on.
+type App struct {
+	// Name is the app's name, also its container's name: 1-63 of [a-z0-9_.-].
+	Name string
+	// Container is the container's spec. Its Name may be empty (it is set to Name) and its
+	// HealthCheck must be nil: use Health, whose exec checks become the native check.
+	Container runtime.ContainerSpec
+	// Health defines success: Install reports an app installed only once this check passes.
+	Health health.Check
+	// Hooks run before every start and on every reconcile pass.
+	Hooks []hooks.Hook
+	// DependsOn lists apps that must be ready before this one starts.
+	DependsOn []Dependency
+	// ReadyTimeout bounds the wait for healthy after a start (default DefaultReadyTimeout).
+	ReadyTimeout time.Duration
+	// MinUptime is how long a started container must stay running before it counts as ready
+	// (default DefaultMinUptime; without a health check at least Health.StartPeriod).
+	MinUptime time.Duration
+	// InsecurePull lets a missing image be pulled with TLS verification off. Set it only for an
+	// image from a registry the user whitelisted.
+	InsecurePull bool
+}
+
+// Condition is what a dependency must be for its dependants to start.
+type Condition int
+
+// The conditions. The zero value is Healthy.
+const (
+	Healthy Condition = iota
+	Running
+)
+
+func (c Condition) String() string { return [...]string{"healthy", "running"}[c] }
+
+// Dependency names an app and the condition it must meet.
+type Dependency struct {
+	App       string
+	Condition Condition
+}
+
+// Validate checks a and returns a *runtime.ValidationError listing every problem, or nil.
+func (a App) Validate() error {
+	var p runtime.Problems
+	runtime.ValidateName(&p, "Name", a.Name)
+	c := a.Container
+	if c.Name != "" && c.Name != a.Name {
+		p.Add("Container.Name", "%q differs from the app's name %q", c.Name, a.Name)
+	}
+	c.Name = a.Name
+	if len(p) > 0 { // the name's problem is reported once, as Name
+		c.Name = "x"
+	}
+	c.ValidateInto(&p, "Container.")
+	for _, k := range slices.Sorted(maps.Keys(c.Labels)) {
+		if runtime.IsReservedLabel(k) {
+			p.Add("Container.Labels", "%q: the io.skerry. prefix is reserved", k)
+		}
+	}
+	if c.HealthCheck != nil {
+		p.Add("Container.HealthCheck", "must be nil: set App.Health instead")
+	}
+	a.Health.ValidateInto(&p, "")
+	runtime.ValidateDuration(&p, "ReadyTimeout", a.ReadyTimeout, 0, 24*time.Hour)
+	runtime.ValidateDuration(&p, "MinUptime", a.MinUptime, 0, time.Hour)
+	if a.ReadyTimeout > 0 && a.MinUptime >= a.ReadyTimeout {
+		p.Add("MinUptime", "%v is not shorter than ReadyTimeout %v", a.MinUptime, a.ReadyTimeout)
+	}
+	for i, h := range a.Hooks {
+		if h == nil {
+			p.Add(fmt.Sprintf("Hooks[%d]", i), "is nil")
+		}
+	}
+	seen := map[string]bool{}
+	for i, d := range a.DependsOn {
+		f := fmt.Sprintf("DependsOn[%d]", i)
+		switch {
+		case d.App == a.Name:
+			p.Add(f, "an app cannot depend on itself")
+		case seen[d.App]:
+			p.Add(f, "%q is listed twice", d.App)
+		default:
+			runtime.ValidateName(&p, f+".App", d.App)
+		}
+		seen[d.App] = true
+		if d.Condition != Healthy && d.Condition != Running {
+			p.Add(f+".Condition", "unknown condition %d", d.Condition)
+		}
+	}
+	return p.Err(fmt.Sprintf("app %q", a.Name))
+}
+
+// ContainerSpec returns the container spec skerry creates for a: the app's name, the native
+// health check of an exec check, skerry's labels including the spec hash.
+func (a App) ContainerSpec() runtime.ContainerSpec {
+	c := a.Container
+	c.Name = a.Name
+	c.HealthCheck = a.Health.Native()
+	labels := maps.Clone(c.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	c.Labels = labels
+	hash := runtime.SpecHash(c)
+	labels[runtime.LabelManaged] = "true"
+	labels[runtime.LabelApp] = a.Name
+	labels[runtime.LabelSpecHash] = hash
+	return c
+}
+
+func (a App) minUptime() time.Duration {
+	d := a.MinUptime
+	if d == 0 {
+		d = DefaultMinUptime
+	}
+	if a.Health.Kind() == health.KindNone {
+		d = max(d, a.Health.StartPeriod)
+	}
+	return d
+}
+
+func (a App) readyTimeout() time.Duration {
+	if a.ReadyTimeout > 0 {
+		return a.ReadyTimeout
+	}
+	return DefaultReadyTimeout
+}

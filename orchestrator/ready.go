@@ -1,0 +1,121 @@
+package orchestrator
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/skerry-dev/skerry/health"
+	"github.com/skerry-dev/skerry/runtime"
+)
+
+// currentHealth returns the committed health of a running container: the engine's verdict for
+// exec checks, the tracker's after one probe for HTTP/TCP checks, HealthNone without a check.
+func (o *Orchestrator) currentHealth(ctx context.Context, s *appState, obs runtime.Observation, now time.Time) runtime.Health {
+	if obs.State != runtime.StateRunning || !s.desired {
+		return obs.Health
+	}
+	switch s.app.Health.Kind() {
+	case health.KindExec:
+		if obs.Health == runtime.HealthNone || obs.Health == runtime.HealthUnknown {
+			return runtime.HealthStarting
+		}
+		return obs.Health
+	case health.KindHTTP, health.KindTCP:
+		r, _ := o.opts.Prober(s.app.Health).Probe(ctx)
+		s.tracker = s.tracker.Observe(s.app.Health, obs.StartedAt, now, r)
+		switch s.tracker.Status {
+		case health.StatusHealthy:
+			return runtime.HealthHealthy
+		case health.StatusUnhealthy:
+			return runtime.HealthUnhealthy
+		}
+		return runtime.HealthStarting
+	}
+	return runtime.HealthNone
+}
+
+// waitReady polls until the started app is ready (its check passed and it has been running for
+// MinUptime), it stops running, its check commits unhealthy, or its ReadyTimeout passes.
+// Polling starts at 50 ms and doubles up to 1 s.
+func (o *Orchestrator) waitReady(ctx context.Context, s *appState) error {
+	name, check := s.spec.Name, s.app.Health.WithDefaults()
+	ctx, cancel := context.WithTimeout(ctx, s.app.readyTimeout())
+	defer cancel()
+	minUptime := s.app.minUptime()
+	s.tracker = s.tracker.Reset()
+	runner, _ := o.rt.(runtime.HealthRunner)
+	delay := 50 * time.Millisecond
+	for {
+		obs, err := o.rt.Inspect(ctx, name)
+		if err != nil {
+			if ctx.Err() != nil {
+				return o.notReady(s, fmt.Sprintf("not ready within %v", s.app.readyTimeout()))
+			}
+			return fmt.Errorf("%s: inspect while waiting: %w", name, err)
+		}
+		now := time.Now()
+		if obs.State != runtime.StateRunning {
+			return o.notReady(s, fmt.Sprintf("container %s (exit code %d) after start", obs.State, obs.ExitCode))
+		}
+		up := now.Sub(obs.StartedAt) >= minUptime
+		var r health.Result
+		switch check.Kind() {
+		case health.KindNone:
+			if up {
+				o.publish(func() { s.seen = seen{runtime.StateRunning, runtime.HealthNone} })
+				return nil
+			}
+			goto sleep
+		case health.KindExec:
+			h := obs.Health
+			if runner != nil {
+				if h, err = runner.RunHealthCheck(ctx, name); err != nil {
+					h = runtime.HealthUnhealthy
+				}
+			}
+			r = health.Result(h == runtime.HealthHealthy)
+		default:
+			r, _ = o.opts.Prober(check).Probe(ctx)
+		}
+		s.tracker = s.tracker.Observe(check, obs.StartedAt, now, r)
+		switch s.tracker.Status {
+		case health.StatusHealthy:
+			if up {
+				o.publish(func() { s.seen = seen{runtime.StateRunning, runtime.HealthHealthy} })
+				return nil
+			}
+		case health.StatusUnhealthy:
+			return o.notReady(s, "health check failed")
+		}
+	sleep:
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return o.notReady(s, fmt.Sprintf("not ready within %v", s.app.readyTimeout()))
+		case <-t.C:
+		}
+		delay = min(2*delay, time.Second)
+	}
+}
+
+func (o *Orchestrator) notReady(s *appState, why string) error {
+	o.publish(func() { s.seen.health = runtime.HealthUnhealthy })
+	return fmt.Errorf("%s: %s: %w", s.spec.Name, why, ErrNotReady)
+}
+
+// logTail returns the last lines of name's log when the runtime can read logs.
+func (o *Orchestrator) logTail(name string) []string {
+	lr, ok := o.rt.(runtime.LogReader)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	lines, err := lr.Logs(ctx, name, 20)
+	if err != nil {
+		return nil
+	}
+	return lines
+}

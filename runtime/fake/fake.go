@@ -1,0 +1,593 @@
+// Package fake is an in-memory, deterministic runtime.Runtime for tests: users' own tests as
+// well as skerry's. It counts calls per operation, injects faults (failing calls, hanging calls,
+// containers that die after start, stay Created or turn unhealthy, missing images) and offers
+// tampering helpers that act behind the orchestrator's back, as a user or a crash would.
+//
+// Time is read with time.Now, so a test inside a testing/synctest bubble controls it fully.
+package fake
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/skerry-dev/skerry/runtime"
+)
+
+// Op names a Runtime operation, for call counting and fault injection.
+type Op string
+
+// The operations.
+const (
+	OpList           Op = "list"
+	OpInspect        Op = "inspect"
+	OpCreate         Op = "create"
+	OpStart          Op = "start"
+	OpStop           Op = "stop"
+	OpKill           Op = "kill"
+	OpRemove         Op = "remove"
+	OpImageExists    Op = "image-exists"
+	OpPull           Op = "pull"
+	OpBuild          Op = "build"
+	OpRunHealthCheck Op = "healthcheck"
+	OpLogs           Op = "logs"
+)
+
+// Runtime is the fake engine. The zero value is not usable; call New.
+type Runtime struct {
+	mu         sync.Mutex
+	containers map[string]*container
+	images     map[string]bool
+	volumes    map[string]bool
+	pullable   map[string]bool
+	calls      map[Op]int
+	failures   map[Op][]failure
+	hang       map[Op]bool
+	behaviour  map[string]Behaviour
+	nextID     int
+}
+
+var (
+	_ runtime.Runtime      = (*Runtime)(nil)
+	_ runtime.HealthRunner = (*Runtime)(nil)
+	_ runtime.LogReader    = (*Runtime)(nil)
+)
+
+type container struct {
+	spec     runtime.ContainerSpec
+	id       string
+	state    runtime.State
+	health   runtime.Health
+	exitCode int
+	started  time.Time
+	finished time.Time
+	dieAt    time.Time // zero: lives until stopped
+	logs     []string
+}
+
+type failure struct {
+	nth int // absolute call number of the op that fails
+	err error
+}
+
+// Behaviour is how the processes of one container behave after each start. The zero value is a
+// well-behaved process: it runs until stopped and its health check passes.
+type Behaviour struct {
+	// DieAfter makes the process exit with ExitCode this long after each start (0: never).
+	DieAfter time.Duration
+	ExitCode int
+	// StuckCreated makes Start return nil while the container stays Created.
+	StuckCreated bool
+	// Unhealthy makes the health check fail after each start.
+	Unhealthy bool
+}
+
+// New returns an empty engine in which images are present: ensure with AddImage, or start from
+// New(WithImages(...)). Refs given to MakePullable can be pulled.
+func New() *Runtime {
+	return &Runtime{
+		containers: map[string]*container{},
+		images:     map[string]bool{},
+		volumes:    map[string]bool{},
+		pullable:   map[string]bool{},
+		calls:      map[Op]int{},
+		failures:   map[Op][]failure{},
+		hang:       map[Op]bool{},
+		behaviour:  map[string]Behaviour{},
+	}
+}
+
+// AddImage makes refs present locally.
+func (r *Runtime) AddImage(refs ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ref := range refs {
+		r.images[ref] = true
+	}
+}
+
+// RemoveImage makes ref absent locally.
+func (r *Runtime) RemoveImage(ref string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.images, ref)
+}
+
+// MakePullable lets Pull fetch refs.
+func (r *Runtime) MakePullable(refs ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ref := range refs {
+		r.pullable[ref] = true
+	}
+}
+
+// --- call accounting and faults ---
+
+// Calls returns how many times op was called.
+func (r *Runtime) Calls(op Op) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls[op]
+}
+
+// TotalCalls returns the number of calls of every operation together.
+func (r *Runtime) TotalCalls() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, c := range r.calls {
+		n += c
+	}
+	return n
+}
+
+// ResetCalls sets every counter to zero. Pending FailNth faults keep counting from the new zero.
+func (r *Runtime) ResetCalls() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for op, fs := range r.failures {
+		for i := range fs {
+			fs[i].nth -= r.calls[op]
+		}
+	}
+	clear(r.calls)
+}
+
+// FailNth makes the nth call of op from now (1 = the next one) return err.
+func (r *Runtime) FailNth(op Op, n int, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failures[op] = append(r.failures[op], failure{nth: r.calls[op] + n, err: err})
+}
+
+// Hang makes every call of op block until its context ends, then return the context's error:
+// a runtime that times out. Hang(op, false) lifts it.
+func (r *Runtime) Hang(op Op, on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.hang[op] = on
+}
+
+// SetBehaviour sets how the container called name behaves from its next start on.
+func (r *Runtime) SetBehaviour(name string, b Behaviour) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if b == (Behaviour{}) {
+		delete(r.behaviour, name)
+	} else {
+		r.behaviour[name] = b
+	}
+}
+
+// ClearFaults lifts every fault: pending failures, hangs and behaviours. Running containers
+// scheduled to die keep their schedule (the process is already doomed); unhealthy ones stay
+// unhealthy until restarted.
+func (r *Runtime) ClearFaults() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	clear(r.failures)
+	clear(r.hang)
+	clear(r.behaviour)
+}
+
+// enter counts a call of op and applies faults. It returns with r.mu held when err is nil.
+func (r *Runtime) enter(ctx context.Context, op Op) error {
+	r.mu.Lock()
+	r.calls[op]++
+	n := r.calls[op]
+	if fs := r.failures[op]; len(fs) > 0 {
+		for i, f := range fs {
+			if f.nth == n {
+				r.failures[op] = slices.Delete(fs, i, i+1)
+				r.mu.Unlock()
+				return fmt.Errorf("fake %s: injected: %w", op, f.err)
+			}
+		}
+	}
+	if r.hang[op] {
+		r.mu.Unlock()
+		<-ctx.Done()
+		return fmt.Errorf("fake %s: %w", op, ctx.Err())
+	}
+	if err := ctx.Err(); err != nil {
+		r.mu.Unlock()
+		return fmt.Errorf("fake %s: %w", op, err)
+	}
+	r.advance(time.Now())
+	return nil
+}
+
+// advance applies scheduled deaths up to now. Called with r.mu held.
+func (r *Runtime) advance(now time.Time) {
+	for _, c := range r.containers {
+		if c.state == runtime.StateRunning && !c.dieAt.IsZero() && !now.Before(c.dieAt) {
+			c.state = runtime.StateExited
+			c.exitCode = r.behaviour[c.spec.Name].ExitCode
+			if c.exitCode == 0 {
+				c.exitCode = 1
+			}
+			c.finished = c.dieAt
+			c.dieAt = time.Time{}
+			c.logs = append(c.logs, fmt.Sprintf("fake: process exited with code %d", c.exitCode))
+		}
+	}
+}
+
+// --- runtime.Runtime ---
+
+// List implements runtime.Containers. Observations are sorted by name.
+func (r *Runtime) List(ctx context.Context, opts runtime.ListOptions) ([]runtime.Observation, error) {
+	if err := r.enter(ctx, OpList); err != nil {
+		return nil, err
+	}
+	defer r.mu.Unlock()
+	var out []runtime.Observation
+	for _, name := range slices.Sorted(maps.Keys(r.containers)) {
+		c := r.containers[name]
+		if matches(c.spec.Labels, opts.Labels) {
+			out = append(out, c.observe())
+		}
+	}
+	return out, nil
+}
+
+func matches(labels, want map[string]string) bool {
+	for k, v := range want {
+		if got, ok := labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *container) observe() runtime.Observation {
+	h := runtime.HealthNone
+	if c.spec.HealthCheck != nil {
+		h = c.health
+		if c.state != runtime.StateRunning && h == runtime.HealthUnknown {
+			h = runtime.HealthStarting
+		}
+	}
+	return runtime.Observation{
+		Name: c.spec.Name, ID: c.id, Image: c.spec.Image,
+		State: c.state, Health: h, ExitCode: c.exitCode,
+		StartedAt: c.started, FinishedAt: c.finished,
+		Labels: maps.Clone(c.spec.Labels),
+	}
+}
+
+// Inspect implements runtime.Containers.
+func (r *Runtime) Inspect(ctx context.Context, name string) (runtime.Observation, error) {
+	if err := r.enter(ctx, OpInspect); err != nil {
+		return runtime.Observation{}, err
+	}
+	defer r.mu.Unlock()
+	c, ok := r.containers[name]
+	if !ok {
+		return runtime.Observation{}, notFound(name)
+	}
+	return c.observe(), nil
+}
+
+func notFound(name string) error { return fmt.Errorf("fake: %q: %w", name, runtime.ErrNotFound) }
+
+// Create implements runtime.Containers. Named volumes the spec mounts are created if absent.
+func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) error {
+	if err := spec.Validate(); err != nil {
+		return err
+	}
+	if err := r.enter(ctx, OpCreate); err != nil {
+		return err
+	}
+	defer r.mu.Unlock()
+	if _, ok := r.containers[spec.Name]; ok {
+		return fmt.Errorf("fake: %q: %w", spec.Name, runtime.ErrAlreadyExists)
+	}
+	if !r.images[spec.Image] {
+		return fmt.Errorf("fake: %q: %w", spec.Image, runtime.ErrImageNotFound)
+	}
+	for _, m := range spec.Mounts {
+		if m.Type == runtime.MountVolume {
+			r.volumes[m.Source] = true
+		}
+	}
+	r.nextID++
+	spec.Labels = maps.Clone(spec.Labels)
+	r.containers[spec.Name] = &container{spec: spec, id: fmt.Sprintf("fake%08d", r.nextID), state: runtime.StateCreated}
+	return nil
+}
+
+// Start implements runtime.Containers.
+func (r *Runtime) Start(ctx context.Context, name string) error {
+	if err := r.enter(ctx, OpStart); err != nil {
+		return err
+	}
+	defer r.mu.Unlock()
+	c, ok := r.containers[name]
+	if !ok {
+		return notFound(name)
+	}
+	switch c.state {
+	case runtime.StateRunning:
+		return nil
+	case runtime.StatePaused, runtime.StateRemoving, runtime.StateStopping:
+		return fmt.Errorf("fake: start %q: container is %s", name, c.state)
+	}
+	b := r.behaviour[name]
+	if b.StuckCreated {
+		c.state = runtime.StateCreated
+		return nil
+	}
+	now := time.Now()
+	c.state, c.started, c.finished, c.exitCode = runtime.StateRunning, now, time.Time{}, 0
+	c.health = runtime.HealthHealthy
+	if b.Unhealthy {
+		c.health = runtime.HealthUnhealthy
+	}
+	c.dieAt = time.Time{}
+	if b.DieAfter > 0 {
+		c.dieAt = now.Add(b.DieAfter)
+	}
+	c.logs = append(c.logs, "fake: started "+c.spec.Image)
+	return nil
+}
+
+// Stop implements runtime.Containers.
+func (r *Runtime) Stop(ctx context.Context, name string, _ time.Duration) error {
+	if err := r.enter(ctx, OpStop); err != nil {
+		return err
+	}
+	defer r.mu.Unlock()
+	c, ok := r.containers[name]
+	if !ok {
+		return notFound(name)
+	}
+	if c.state == runtime.StateRunning || c.state == runtime.StatePaused || c.state == runtime.StateStopping {
+		c.halt(0)
+	}
+	return nil
+}
+
+func (c *container) halt(code int) {
+	c.state, c.exitCode, c.finished, c.dieAt = runtime.StateExited, code, time.Now(), time.Time{}
+	c.health = runtime.HealthUnknown
+}
+
+// Kill implements runtime.Containers.
+func (r *Runtime) Kill(ctx context.Context, name, _ string) error {
+	if err := r.enter(ctx, OpKill); err != nil {
+		return err
+	}
+	defer r.mu.Unlock()
+	c, ok := r.containers[name]
+	if !ok {
+		return notFound(name)
+	}
+	if c.state != runtime.StateRunning {
+		return fmt.Errorf("fake: kill %q: container is %s", name, c.state)
+	}
+	c.halt(137)
+	return nil
+}
+
+// Remove implements runtime.Containers.
+func (r *Runtime) Remove(ctx context.Context, name string, opts runtime.RemoveOptions) error {
+	if err := r.enter(ctx, OpRemove); err != nil {
+		return err
+	}
+	defer r.mu.Unlock()
+	c, ok := r.containers[name]
+	if !ok {
+		return notFound(name)
+	}
+	if c.state == runtime.StateRunning && !opts.Force {
+		return fmt.Errorf("fake: remove %q: container is running", name)
+	}
+	delete(r.containers, name)
+	if opts.Volumes {
+		for _, m := range c.spec.Mounts {
+			if m.Type == runtime.MountVolume {
+				delete(r.volumes, m.Source)
+			}
+		}
+	}
+	return nil
+}
+
+// ImageExists implements runtime.Images.
+func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
+	if err := r.enter(ctx, OpImageExists); err != nil {
+		return false, err
+	}
+	defer r.mu.Unlock()
+	return r.images[ref], nil
+}
+
+// Pull implements runtime.Images: it succeeds for refs made pullable.
+func (r *Runtime) Pull(ctx context.Context, ref string, _ runtime.PullOptions) error {
+	if err := r.enter(ctx, OpPull); err != nil {
+		return err
+	}
+	defer r.mu.Unlock()
+	if !r.pullable[ref] {
+		return fmt.Errorf("fake: pull %q: %w", ref, runtime.ErrImageNotFound)
+	}
+	r.images[ref] = true
+	return nil
+}
+
+// Build implements runtime.Images: it always succeeds and tags opts.Tag.
+func (r *Runtime) Build(ctx context.Context, opts runtime.BuildOptions) error {
+	if err := r.enter(ctx, OpBuild); err != nil {
+		return err
+	}
+	defer r.mu.Unlock()
+	r.images[opts.Tag] = true
+	return nil
+}
+
+// RunHealthCheck implements runtime.HealthRunner.
+func (r *Runtime) RunHealthCheck(ctx context.Context, name string) (runtime.Health, error) {
+	if err := r.enter(ctx, OpRunHealthCheck); err != nil {
+		return runtime.HealthUnknown, err
+	}
+	defer r.mu.Unlock()
+	c, ok := r.containers[name]
+	if !ok {
+		return runtime.HealthUnknown, notFound(name)
+	}
+	if c.state != runtime.StateRunning {
+		return runtime.HealthUnhealthy, nil
+	}
+	return c.observe().Health, nil
+}
+
+// Logs implements runtime.LogReader: the fake records one line per start and per death.
+func (r *Runtime) Logs(ctx context.Context, name string, tail int) ([]string, error) {
+	if err := r.enter(ctx, OpLogs); err != nil {
+		return nil, err
+	}
+	defer r.mu.Unlock()
+	c, ok := r.containers[name]
+	if !ok {
+		return nil, notFound(name)
+	}
+	lines := c.logs
+	if tail > 0 && len(lines) > tail {
+		lines = lines[len(lines)-tail:]
+	}
+	return slices.Clone(lines), nil
+}
+
+// --- inspection and tampering helpers (not counted as calls, no faults) ---
+
+// Container returns the spec and current observation of name, and whether it exists.
+func (r *Runtime) Container(name string) (runtime.ContainerSpec, runtime.Observation, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.advance(time.Now())
+	c, ok := r.containers[name]
+	if !ok {
+		return runtime.ContainerSpec{}, runtime.Missing(name), false
+	}
+	return c.spec, c.observe(), true
+}
+
+// Names returns the names of all containers, sorted.
+func (r *Runtime) Names() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Sorted(maps.Keys(r.containers))
+}
+
+// Volumes returns the names of all named volumes, sorted.
+func (r *Runtime) Volumes() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Sorted(maps.Keys(r.volumes))
+}
+
+// KillExternally kills name's process as a crash or `podman kill` would.
+func (r *Runtime) KillExternally(name string) {
+	r.tamper(name, func(c *container) {
+		if c.state == runtime.StateRunning {
+			c.halt(137)
+		}
+	})
+}
+
+// RemoveExternally removes name as `podman rm -f` would (volumes kept).
+func (r *Runtime) RemoveExternally(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.containers, name)
+}
+
+// PauseExternally pauses a running container.
+func (r *Runtime) PauseExternally(name string) {
+	r.tamper(name, func(c *container) {
+		if c.state == runtime.StateRunning {
+			c.state = runtime.StatePaused
+		}
+	})
+}
+
+// SetHealth changes the health a running container reports.
+func (r *Runtime) SetHealth(name string, h runtime.Health) {
+	r.tamper(name, func(c *container) {
+		if c.state == runtime.StateRunning {
+			c.health = h
+		}
+	})
+}
+
+// SetState forces a container into state s (e.g. StateRemoving, StateUnknown): an engine that
+// got stuck.
+func (r *Runtime) SetState(name string, s runtime.State) {
+	r.tamper(name, func(c *container) { c.state = s })
+}
+
+// CreateExternally creates a container outside the orchestrator (by hand, or by an older tool).
+func (r *Runtime) CreateExternally(spec runtime.ContainerSpec, s runtime.State) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.nextID++
+	spec.Labels = maps.Clone(spec.Labels)
+	c := &container{spec: spec, id: fmt.Sprintf("ext%08d", r.nextID), state: s}
+	if s == runtime.StateRunning {
+		c.started, c.health = time.Now(), runtime.HealthHealthy
+	}
+	r.containers[spec.Name] = c
+	for _, m := range spec.Mounts {
+		if m.Type == runtime.MountVolume {
+			r.volumes[m.Source] = true
+		}
+	}
+}
+
+func (r *Runtime) tamper(name string, f func(*container)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.advance(time.Now())
+	if c, ok := r.containers[name]; ok {
+		f(c)
+	}
+}
+
+// String summarises the engine's containers, one "name=state/health" per container, sorted.
+func (r *Runtime) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.advance(time.Now())
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(r.containers)) {
+		o := r.containers[name].observe()
+		parts = append(parts, fmt.Sprintf("%s=%s/%s", name, o.State, o.Health))
+	}
+	return strings.Join(parts, " ")
+}
