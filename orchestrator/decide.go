@@ -136,7 +136,10 @@ func decidePresent(f Facts) Decision {
 		case f.Health == runtime.HealthStarting:
 			return Decision{Action: ActionWait, Reason: "health check starting"}
 		}
-		return Decision{Action: ActionNone, Reason: "running, " + f.Health.String()}
+		if f.Health == runtime.HealthHealthy {
+			return Decision{Action: ActionNone, Reason: "running, healthy"}
+		}
+		return Decision{Action: ActionNone, Reason: "running"}
 	}
 	// Created, Paused, Unknown, Removing, Stopping: wedged.
 	return Decision{Action: ActionRecreate, Reason: "wedged in state " + o.State.String(), CountsAsRetry: true}

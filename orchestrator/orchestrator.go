@@ -333,9 +333,11 @@ func (o *Orchestrator) ensure(ctx context.Context, s *appState, obs *runtime.Obs
 		if d.CountsAsRetry {
 			s.backoff = s.backoff.Retried(now)
 		}
-		o.publish(func() { s.generation++ })
 		o.log.Info("acting", "app", name, "observed", obs.State.String(), "health", h.String(), "action", d.Action.String(), "reason", d.Reason)
 		err = o.execute(ctx, s, d.Action, obs.State)
+		// Bumped after the action: a pass whose List ran during it sees the generation move
+		// and re-inspects instead of acting on a stale observation.
+		o.publish(func() { s.generation++ })
 		if err == nil && d.Action.Starts() {
 			err = o.waitReady(ctx, s)
 		}

@@ -115,6 +115,9 @@ func SpecHash(spec ContainerSpec) string {
 			}
 		}
 		spec.Labels = user
+		if len(user) == 0 {
+			spec.Labels = nil // nil and "only skerry's labels" hash alike
+		}
 	}
 	b, err := json.Marshal(spec)
 	if err != nil {

@@ -1,0 +1,126 @@
+package fake_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/skerry-dev/skerry/runtime"
+	"github.com/skerry-dev/skerry/runtime/fake"
+)
+
+const img = "localhost/busybox:latest"
+
+func spec(name string) runtime.ContainerSpec {
+	return runtime.ContainerSpec{Name: name, Image: img, Labels: map[string]string{runtime.LabelManaged: "true"},
+		HealthCheck: &runtime.HealthCheck{Command: []string{"true"}},
+		Mounts:      []runtime.Mount{{Source: name + "-data", Target: "/data"}}}
+}
+
+func TestLifecycleAndSentinels(t *testing.T) {
+	ctx := context.Background()
+	r := fake.New()
+	if err := r.Create(ctx, spec("a")); !errors.Is(err, runtime.ErrImageNotFound) {
+		t.Fatalf("create without image: %v", err)
+	}
+	r.AddImage(img)
+	if err := r.Create(ctx, spec("a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Create(ctx, spec("a")); !errors.Is(err, runtime.ErrAlreadyExists) {
+		t.Fatalf("duplicate create: %v", err)
+	}
+	if _, err := r.Inspect(ctx, "nope"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Fatalf("inspect missing: %v", err)
+	}
+	r.Start(ctx, "a")
+	o, _ := r.Inspect(ctx, "a")
+	if o.State != runtime.StateRunning || o.Health != runtime.HealthHealthy {
+		t.Fatalf("%+v", o)
+	}
+	if err := r.Remove(ctx, "a", runtime.RemoveOptions{}); err == nil {
+		t.Fatal("removed a running container without force")
+	}
+	r.Remove(ctx, "a", runtime.RemoveOptions{Force: true})
+	if vols := r.Volumes(); len(vols) != 1 {
+		t.Fatalf("volume removed without Volumes: %v", vols)
+	}
+	list, _ := r.List(ctx, runtime.ManagedOnly())
+	if len(list) != 0 {
+		t.Fatalf("list: %v", list)
+	}
+	if r.Calls(fake.OpCreate) != 3 || r.Calls(fake.OpList) != 1 {
+		t.Fatalf("call counts create=%d list=%d", r.Calls(fake.OpCreate), r.Calls(fake.OpList))
+	}
+}
+
+func TestFaults(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		r := fake.New()
+		r.AddImage(img)
+		boom := errors.New("boom")
+		r.FailNth(fake.OpStart, 2, boom)
+		r.Create(ctx, spec("a"))
+		if err := r.Start(ctx, "a"); err != nil {
+			t.Fatalf("first start: %v", err)
+		}
+		if err := r.Start(ctx, "a"); !errors.Is(err, boom) {
+			t.Fatalf("second start: %v, want injected", err)
+		}
+		r.SetBehaviour("a", fake.Behaviour{DieAfter: time.Second, ExitCode: 3})
+		r.Stop(ctx, "a", 0)
+		r.Start(ctx, "a")
+		time.Sleep(999 * time.Millisecond)
+		if _, o, _ := r.Container("a"); o.State != runtime.StateRunning {
+			t.Fatalf("died early: %v", o.State)
+		}
+		time.Sleep(time.Millisecond)
+		if _, o, _ := r.Container("a"); o.State != runtime.StateExited || o.ExitCode != 3 {
+			t.Fatalf("after DieAfter: %v %d", o.State, o.ExitCode)
+		}
+		r.SetBehaviour("a", fake.Behaviour{StuckCreated: true})
+		r.Start(ctx, "a")
+		if _, o, _ := r.Container("a"); o.State != runtime.StateCreated {
+			t.Fatalf("stuck: %v", o.State)
+		}
+		r.SetBehaviour("a", fake.Behaviour{Unhealthy: true})
+		r.Start(ctx, "a")
+		if h, _ := r.RunHealthCheck(ctx, "a"); h != runtime.HealthUnhealthy {
+			t.Fatalf("unhealthy: %v", h)
+		}
+		r.Hang(fake.OpInspect, true)
+		tctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if _, err := r.Inspect(tctx, "a"); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("hung inspect: %v", err)
+		}
+		r.ClearFaults()
+		if _, err := r.Inspect(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestConcurrentUse(t *testing.T) {
+	ctx := context.Background()
+	r := fake.New()
+	r.AddImage(img)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			name := string(rune('a' + i))
+			r.Create(ctx, spec(name))
+			r.Start(ctx, name)
+			r.List(ctx, runtime.ManagedOnly())
+			r.KillExternally(name)
+		})
+	}
+	wg.Wait()
+	if len(r.Names()) != 20 || r.Calls(fake.OpList) != 20 {
+		t.Fatalf("names %v lists %d", r.Names(), r.Calls(fake.OpList))
+	}
+}

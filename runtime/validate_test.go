@@ -1,0 +1,190 @@
+package runtime_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skerry-dev/skerry/runtime"
+)
+
+func validSpec() runtime.ContainerSpec {
+	return runtime.ContainerSpec{
+		Name:    "bitcoind",
+		Image:   "localhost/bitcoin-core:27.1",
+		Command: []string{"bitcoind", "-printtoconsole"},
+		Env:     map[string]string{"RPC_PASSWORD": "hunter2"},
+		Ports:   []runtime.Port{{HostPort: 8332, ContainerPort: 8332}, {HostPort: 9000, ContainerPort: 9000, Count: 10, Protocol: "udp"}},
+		Mounts: []runtime.Mount{{Type: runtime.MountVolume, Source: "bitcoind-data", Target: "/data"},
+			{Type: runtime.MountBind, Source: "/srv/skerry/bitcoin.conf", Target: "/etc/bitcoin.conf", ReadOnly: true}},
+		CapDrop:     []string{"ALL"},
+		CapAdd:      []string{"NET_BIND_SERVICE"},
+		User:        "1000:1000",
+		HealthCheck: &runtime.HealthCheck{Command: []string{"bitcoin-cli", "getblockchaininfo"}, Interval: 10 * time.Second, Retries: 3},
+		StopTimeout: 30 * time.Second,
+	}
+}
+
+func TestValidSpec(t *testing.T) {
+	if err := validSpec().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"busybox", "localhost/busybox:latest", "docker.io/library/nginx:1.27-alpine",
+		"registry.local:5000/btcpay/server:2.0", "ghcr.io/a/b@sha256:" + strings.Repeat("a", 64)} {
+		s := validSpec()
+		s.Image = ref
+		if err := s.Validate(); err != nil {
+			t.Errorf("image %q: %v", ref, err)
+		}
+	}
+}
+
+func TestValidationFindsEveryProblem(t *testing.T) {
+	for _, tc := range []struct {
+		field  string
+		mutate func(*runtime.ContainerSpec)
+	}{
+		{"Name", func(s *runtime.ContainerSpec) { s.Name = "" }},
+		{"Name", func(s *runtime.ContainerSpec) { s.Name = "Bitcoin" }},
+		{"Name", func(s *runtime.ContainerSpec) { s.Name = "a/b" }},
+		{"Name", func(s *runtime.ContainerSpec) { s.Name = "-lead" }},
+		{"Name", func(s *runtime.ContainerSpec) { s.Name = strings.Repeat("a", 64) }},
+		{"Image", func(s *runtime.ContainerSpec) { s.Image = "" }},
+		{"Image", func(s *runtime.ContainerSpec) { s.Image = "Nginx" }},
+		{"Image", func(s *runtime.ContainerSpec) { s.Image = "nginx:" }},
+		{"Image", func(s *runtime.ContainerSpec) { s.Image = "busybox\n[Service]" }},
+		{"Command[1]", func(s *runtime.ContainerSpec) { s.Command = []string{"sh", "a\nb"} }},
+		{"Env[1BAD]", func(s *runtime.ContainerSpec) { s.Env = map[string]string{"1BAD": "x"} }},
+		{"Env[OK]", func(s *runtime.ContainerSpec) { s.Env = map[string]string{"OK": "line1\nline2"} }},
+		{"Network.Name", func(s *runtime.ContainerSpec) { s.Network = runtime.Network{Mode: runtime.NetworkNamed} }},
+		{"Network.Name", func(s *runtime.ContainerSpec) { s.Network = runtime.Network{Mode: runtime.NetworkHost, Name: "x"} }},
+		{"Ports", func(s *runtime.ContainerSpec) { s.Network = runtime.Network{Mode: runtime.NetworkHost} }},
+		{"Ports[0].HostPort", func(s *runtime.ContainerSpec) { s.Ports[0].HostPort = 0 }},
+		{"Ports[0].ContainerPort", func(s *runtime.ContainerSpec) { s.Ports[0].ContainerPort = 0 }},
+		{"Ports[1].Count", func(s *runtime.ContainerSpec) { s.Ports[1].HostPort = 65530 }},
+		{"Ports[1].Protocol", func(s *runtime.ContainerSpec) { s.Ports[1].Protocol = "sctp" }},
+		{"Ports[1].HostPort", func(s *runtime.ContainerSpec) { s.Ports[1].HostPort, s.Ports[1].Protocol = 8330, "tcp" }},
+		{"Ports[0].HostIP", func(s *runtime.ContainerSpec) { s.Ports[0].HostIP = "localhost" }},
+		{"Mounts[0].Source", func(s *runtime.ContainerSpec) { s.Mounts[0].Source = "../x" }},
+		{"Mounts[1].Source", func(s *runtime.ContainerSpec) { s.Mounts[1].Source = "relative/path" }},
+		{"Mounts[1].Source", func(s *runtime.ContainerSpec) { s.Mounts[1].Source = "/srv/../etc/shadow" }},
+		{"Mounts[1].Source", func(s *runtime.ContainerSpec) { s.Mounts[1].Source = "/srv/a\nb" }},
+		{"Mounts[1].Target", func(s *runtime.ContainerSpec) { s.Mounts[1].Target = "/data" }},
+		{"Mounts[0].Target", func(s *runtime.ContainerSpec) { s.Mounts[0].Target = "data" }},
+		{"CapAdd[0]", func(s *runtime.ContainerSpec) { s.CapAdd = []string{"net_admin"} }},
+		{"CapAdd[0]", func(s *runtime.ContainerSpec) { s.CapAdd = []string{"ALL"} }},
+		{"User", func(s *runtime.ContainerSpec) { s.User = "root;rm" }},
+		{"Labels[a b]", func(s *runtime.ContainerSpec) { s.Labels = map[string]string{"a b": "x"} }},
+		{"HealthCheck.Command", func(s *runtime.ContainerSpec) { s.HealthCheck.Command = nil }},
+		{"HealthCheck.Interval", func(s *runtime.ContainerSpec) { s.HealthCheck.Interval = -time.Second }},
+		{"HealthCheck.Timeout", func(s *runtime.ContainerSpec) { s.HealthCheck.Timeout = time.Microsecond }},
+		{"HealthCheck.Retries", func(s *runtime.ContainerSpec) { s.HealthCheck.Retries = -1 }},
+		{"StopTimeout", func(s *runtime.ContainerSpec) { s.StopTimeout = 2 * time.Hour }},
+	} {
+		s := validSpec()
+		tc.mutate(&s)
+		err := s.Validate()
+		var verr *runtime.ValidationError
+		if !errors.Is(err, runtime.ErrInvalidSpec) || !errors.As(err, &verr) {
+			t.Errorf("%s: err = %v, want a ValidationError", tc.field, err)
+			continue
+		}
+		var fields []string
+		for _, p := range verr.Problems {
+			fields = append(fields, p.Field)
+		}
+		if !slices.Contains(fields, tc.field) && !slices.Contains(fields, `Labels["a b"]`) {
+			t.Errorf("%s: problems at %v", tc.field, fields)
+		}
+	}
+}
+
+func TestValidationListsAllProblemsWithoutSecrets(t *testing.T) {
+	s := validSpec()
+	s.Name, s.Image = "", ""
+	s.Env = map[string]string{"PASS": "hunter2\n"}
+	err := s.Validate()
+	var verr *runtime.ValidationError
+	if !errors.As(err, &verr) || len(verr.Problems) != 3 {
+		t.Fatalf("err = %v, want 3 problems", err)
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Fatal("validation error leaks an env value")
+	}
+}
+
+// FuzzValidate feeds arbitrary specs to the validator: it must never panic, and a spec it
+// accepts must be free of what breaks unit files and command lines.
+func FuzzValidate(f *testing.F) {
+	f.Add("bitcoind", "localhost/busybox:latest", "RPC", "pw", "/srv/conf", "/etc/conf", uint16(8332), uint16(8332), uint16(1), "NET_ADMIN", "1000")
+	f.Add("a", "b", "", "", "", "", uint16(0), uint16(0), uint16(0), "", "")
+	f.Add("x/y", "UP\n", "1", "\x00", "../..", "rel", uint16(65535), uint16(1), uint16(9), "all", "root:root")
+	f.Fuzz(func(t *testing.T, name, image, envKey, envVal, bindSrc, target string, hostPort, ctrPort, count uint16, capName, user string) {
+		s := runtime.ContainerSpec{
+			Name: name, Image: image, Env: map[string]string{envKey: envVal},
+			Ports:  []runtime.Port{{HostPort: hostPort, ContainerPort: ctrPort, Count: count}},
+			Mounts: []runtime.Mount{{Type: runtime.MountBind, Source: bindSrc, Target: target}},
+			CapAdd: []string{capName}, User: user,
+		}
+		err := s.Validate()
+		if err != nil {
+			if !errors.Is(err, runtime.ErrInvalidSpec) {
+				t.Fatalf("untyped error %v", err)
+			}
+			if envVal != "" && len(envVal) > 3 && strings.Contains(err.Error(), envVal) && !strings.Contains(name+image+bindSrc+target+capName+user+envKey, envVal) {
+				t.Fatalf("error leaks the env value: %v", err)
+			}
+			return
+		}
+		for _, v := range []string{name, image, envKey, envVal, bindSrc, target, capName, user} {
+			if strings.ContainsAny(v, "\n\r\x00") {
+				t.Fatalf("accepted a value with a newline or NUL: %q", v)
+			}
+		}
+		if strings.Contains(bindSrc, "..") && slices.Contains(strings.Split(bindSrc, "/"), "..") {
+			t.Fatalf("accepted a bind source with '..': %q", bindSrc)
+		}
+		if int(hostPort)+max(int(count), 1)-1 > 65535 || hostPort == 0 {
+			t.Fatalf("accepted port %d count %d", hostPort, count)
+		}
+	})
+}
+
+func TestParseState(t *testing.T) {
+	for in, want := range map[string]runtime.State{
+		"created": runtime.StateCreated, "configured": runtime.StateCreated, "initialized": runtime.StateCreated,
+		"running": runtime.StateRunning, "paused": runtime.StatePaused, "stopped": runtime.StateStopped,
+		"exited": runtime.StateExited, "removing": runtime.StateRemoving, "stopping": runtime.StateStopping,
+		"unknown": runtime.StateUnknown, "": runtime.StateUnknown, "bogus": runtime.StateUnknown,
+	} {
+		if got := runtime.ParseState(in); got != want {
+			t.Errorf("ParseState(%q) = %v, want %v", in, got, want)
+		}
+	}
+	for in, want := range map[string]runtime.Health{"": runtime.HealthNone, "starting": runtime.HealthStarting,
+		"healthy": runtime.HealthHealthy, "unhealthy": runtime.HealthUnhealthy, "weird": runtime.HealthUnknown} {
+		if got := runtime.ParseHealth(in); got != want {
+			t.Errorf("ParseHealth(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestSpecHash(t *testing.T) {
+	a, b := validSpec(), validSpec()
+	if runtime.SpecHash(a) != runtime.SpecHash(b) {
+		t.Fatal("equal specs hash differently")
+	}
+	b.Labels = map[string]string{runtime.LabelSpecHash: "x", runtime.LabelManaged: "true"}
+	if runtime.SpecHash(a) != runtime.SpecHash(b) {
+		t.Fatal("skerry's own labels change the hash")
+	}
+	b.Env = map[string]string{"RPC_PASSWORD": "rotated"}
+	if runtime.SpecHash(a) == runtime.SpecHash(b) {
+		t.Fatal("an env change does not change the hash")
+	}
+	if len(runtime.SpecHash(a)) != 16 {
+		t.Fatalf("hash %q", runtime.SpecHash(a))
+	}
+}
