@@ -4,6 +4,8 @@ go 1.25.0
 
 require (
 	github.com/containers/podman/v5 v5.4.2
+	github.com/coreos/go-systemd/v22 v22.7.0
+	github.com/godbus/dbus/v5 v5.2.4
 	pgregory.net/rapid v1.3.0
 )
 

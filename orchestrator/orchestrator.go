@@ -35,7 +35,7 @@ var (
 // up once their app is ready and disabled before their app's container is removed (so that
 // systemd's Restart=always cannot respawn them against a missing app).
 type Companions interface {
-	Ensure(ctx context.Context, app string) error
+	Install(ctx context.Context, app string) error
 	Remove(ctx context.Context, app string) error
 }
 
@@ -316,8 +316,12 @@ func (o *Orchestrator) ensure(ctx context.Context, s *appState, obs *runtime.Obs
 	case ActionNone:
 		if !s.desired {
 			o.forget(s)
+			return rep, nil
 		}
-		return rep, nil
+		if !explicit {
+			return rep, nil
+		}
+		// An explicit Install of a healthy app still makes sure its companions are up.
 	case ActionWait:
 		if explicit && h != runtime.HealthStarting {
 			err = fmt.Errorf("%s: %s: %w", name, d.Reason, ErrWaiting)
@@ -346,7 +350,7 @@ func (o *Orchestrator) ensure(ctx context.Context, s *appState, obs *runtime.Obs
 		o.forget(s)
 	}
 	if err == nil && s.desired && o.opts.Companions != nil {
-		if err = o.opts.Companions.Ensure(ctx, name); err != nil {
+		if err = o.opts.Companions.Install(ctx, name); err != nil {
 			err = fmt.Errorf("companions of %s: %w", name, err)
 		}
 	}

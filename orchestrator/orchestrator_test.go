@@ -304,10 +304,10 @@ type recordingCompanions struct {
 	events []string
 }
 
-func (c *recordingCompanions) Ensure(_ context.Context, app string) error {
+func (c *recordingCompanions) Install(_ context.Context, app string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.events = append(c.events, "ensure "+app)
+	c.events = append(c.events, "install "+app)
 	return nil
 }
 
@@ -331,7 +331,7 @@ func TestUninstallDisablesCompanionsFirstAndKeepsVolumes(t *testing.T) {
 		if _, err := o.Uninstall(ctx, "bitcoind", orchestrator.UninstallOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"ensure bitcoind", "remove bitcoind (app container exists: true)"}
+		want := []string{"install bitcoind", "remove bitcoind (app container exists: true)"}
 		if !slices.Equal(comps.events, want) {
 			t.Fatalf("companion events %q, want %q", comps.events, want)
 		}

@@ -1,0 +1,371 @@
+package companion
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/skerry-dev/skerry/quadlet"
+	"github.com/skerry-dev/skerry/runtime"
+)
+
+// ErrImageUnavailable: a companion's image is not present, has no local build, and its registry
+// is not whitelisted for pulls.
+var ErrImageUnavailable = errors.New("companion image unavailable")
+
+// Units is what the manager needs from systemd (quadlet/systemd over D-Bus, quadlet/fake in
+// tests).
+type Units interface {
+	Reload(ctx context.Context) error
+	Start(ctx context.Context, unit string) error
+	Stop(ctx context.Context, unit string) error
+	Restart(ctx context.Context, unit string) error
+	ResetFailed(ctx context.Context, unit string) error
+	States(ctx context.Context, units []string) (map[string]quadlet.UnitState, error)
+}
+
+// Options configure a Manager.
+type Options struct {
+	// Dir is the Quadlet unit directory (default quadlet.UserDir(): ~/.config/containers/systemd).
+	Dir string
+	// Target is the podman version units are rendered for (default quadlet.Podman542), with
+	// Downgrade rendering newer keys as PodmanArgs.
+	Target    quadlet.Version
+	Downgrade bool
+	// InsecureRegistries lists registries ("registry.local:5000") a missing image may be pulled
+	// from, with TLS verification off. Images from anywhere else must be present or built.
+	InsecureRegistries []string
+	// Logger receives structured logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Manager installs, removes and reconciles companions. It is safe for concurrent use; its
+// operations are serialized.
+type Manager struct {
+	units  Units
+	images runtime.Images
+	opts   Options
+	log    *slog.Logger
+
+	op   sync.Mutex // serializes Install, Remove, Reconcile
+	mu   sync.Mutex // guards apps
+	apps map[string][]rendered
+}
+
+// rendered is a validated companion with its unit file's bytes.
+type rendered struct {
+	spec Spec
+	data []byte
+}
+
+func (r rendered) unit() string { return quadlet.ServiceName(r.spec.Name) }
+
+// New returns a manager over units (systemd) and images (the container engine).
+func New(units Units, images runtime.Images, opts Options) (*Manager, error) {
+	if opts.Dir == "" {
+		dir, err := quadlet.UserDir()
+		if err != nil {
+			return nil, fmt.Errorf("companion: unit directory: %w", err)
+		}
+		opts.Dir = dir
+	}
+	if opts.Target == (quadlet.Version{}) {
+		opts.Target = quadlet.Podman542
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Manager{units: units, images: images, opts: opts, log: opts.Logger, apps: map[string][]rendered{}}, nil
+}
+
+// Register records app's companions, replacing earlier ones. It validates and renders every
+// spec first and changes nothing when any is invalid; it touches no file and no unit.
+func (m *Manager) Register(app string, specs ...Spec) error {
+	var p runtime.Problems
+	runtime.ValidateName(&p, "App", app)
+	names := map[string]bool{}
+	for i, s := range specs {
+		prefix := fmt.Sprintf("Companions[%d].", i)
+		s.validate(&p, prefix)
+		if names[s.Name] {
+			p.Add(prefix+"Name", "%q is used twice", s.Name)
+		}
+		names[s.Name] = true
+	}
+	if err := p.Err(fmt.Sprintf("companions of %q", app)); err != nil {
+		return err
+	}
+	out := make([]rendered, 0, len(specs))
+	var errs []error
+	for _, s := range specs {
+		data, err := quadlet.Render(s.Name, s.Unit(app), quadlet.Options{Target: m.opts.Target, Downgrade: m.opts.Downgrade})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, rendered{spec: s, data: data})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for other, rs := range m.apps {
+		for _, r := range rs {
+			if names[r.spec.Name] && other != app {
+				return fmt.Errorf("companion %q already belongs to app %q: %w", r.spec.Name, other, runtime.ErrInvalidSpec)
+			}
+		}
+	}
+	if len(out) == 0 {
+		delete(m.apps, app)
+	} else {
+		m.apps[app] = out
+	}
+	return nil
+}
+
+func (m *Manager) companions(app string) []rendered {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.apps[app]
+}
+
+// Install brings app's companions up: images present (local, then a local build, then a pull
+// from a whitelisted registry), unit files written when their bytes changed, one daemon-reload
+// when anything changed, then each service started (or restarted when its file changed while it
+// ran). It is idempotent; an app without companions is a no-op.
+func (m *Manager) Install(ctx context.Context, app string) error {
+	m.op.Lock()
+	defer m.op.Unlock()
+	rs := m.companions(app)
+	if len(rs) == 0 {
+		return nil
+	}
+	for _, r := range rs {
+		if err := m.ensureImage(ctx, r.spec); err != nil {
+			return err
+		}
+	}
+	changed := map[string]bool{}
+	for _, r := range rs {
+		c, err := quadlet.WriteIfChanged(m.path(r), r.data, 0o644)
+		if err != nil {
+			return fmt.Errorf("companion %s: %w", r.spec.Name, err)
+		}
+		changed[r.unit()] = c
+	}
+	_, err := m.converge(ctx, rs, slices.Contains(slices.Collect(maps.Values(changed)), true), changed)
+	return err
+}
+
+// unitReport is the outcome for one unit of converge.
+type unitReport struct {
+	action string
+	state  quadlet.UnitState
+	err    error
+}
+
+// converge reloads when asked (a file changed), then starts what is inactive and restarts what
+// runs on a file whose content changed.
+func (m *Manager) converge(ctx context.Context, rs []rendered, reload bool, restart map[string]bool) (map[string]unitReport, error) {
+	out := make(map[string]unitReport, len(rs))
+	if reload {
+		if err := m.units.Reload(ctx); err != nil {
+			return out, fmt.Errorf("companion: %w", err)
+		}
+	}
+	names := make([]string, len(rs))
+	for i, r := range rs {
+		names[i] = r.unit()
+	}
+	states, err := m.units.States(ctx, names)
+	if err != nil {
+		return out, fmt.Errorf("companion: %w", err)
+	}
+	var errs []error
+	for _, name := range names {
+		st := states[name]
+		rep := unitReport{state: st, action: "none"}
+		switch {
+		case st.Active() && restart[name]:
+			rep.action, rep.err = "restarted", m.units.Restart(ctx, name)
+		case !st.Active():
+			if st.ActiveState == "failed" {
+				if err := m.units.ResetFailed(ctx, name); err != nil {
+					m.log.Warn("reset-failed", "unit", name, "err", err)
+				}
+			}
+			rep.action, rep.err = "started", m.units.Start(ctx, name)
+		}
+		if rep.action != "none" {
+			m.log.Info("companion", "unit", name, "was", st.ActiveState, "action", rep.action, "err", rep.err)
+		}
+		if rep.err != nil {
+			errs = append(errs, fmt.Errorf("companion %s: %w", name, rep.err))
+		}
+		out[name] = rep
+	}
+	return out, errors.Join(errs...)
+}
+
+// Remove disables app's companions: each service is stopped first (so that Restart=always
+// cannot respawn it), then the unit files are deleted and the manager reloaded. The companions
+// are forgotten, so Reconcile does not bring them back.
+func (m *Manager) Remove(ctx context.Context, app string) error {
+	m.op.Lock()
+	defer m.op.Unlock()
+	rs := m.companions(app)
+	var errs []error
+	for _, r := range rs {
+		if err := m.units.Stop(ctx, r.unit()); err != nil {
+			errs = append(errs, fmt.Errorf("companion %s: %w", r.spec.Name, err))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...) // keep the files: a stopped unit may still be respawned by a retry
+	}
+	removed := false
+	for _, r := range rs {
+		ok, err := quadlet.Remove(m.path(r))
+		if err != nil {
+			return fmt.Errorf("companion %s: %w", r.spec.Name, err)
+		}
+		removed = removed || ok
+	}
+	if removed {
+		if err := m.units.Reload(ctx); err != nil {
+			return fmt.Errorf("companion: %w", err)
+		}
+	}
+	for _, r := range rs {
+		_ = m.units.ResetFailed(ctx, r.unit())
+	}
+	m.mu.Lock()
+	delete(m.apps, app)
+	m.mu.Unlock()
+	return nil
+}
+
+// UnitReport is the outcome of one companion unit in a Reconcile pass.
+type UnitReport struct {
+	App  string
+	Unit string
+	// Rewritten reports that the unit file was missing or tampered with and was rewritten.
+	Rewritten bool
+	// Action is "none", "started" or "restarted".
+	Action string
+	// State is the unit's state before the action.
+	State quadlet.UnitState
+	Err   error
+}
+
+// Reconcile checks every registered companion: a missing or tampered unit file is rewritten
+// (one daemon-reload for all), an inactive or failed service is started, a running service
+// whose file was tampered with is restarted. Unit states are read in one call. It never stops
+// at a failing unit; the returned reports are sorted by unit.
+func (m *Manager) Reconcile(ctx context.Context) []UnitReport {
+	m.op.Lock()
+	defer m.op.Unlock()
+	m.mu.Lock()
+	var all []rendered
+	appOf := map[string]string{}
+	for app, rs := range m.apps {
+		for _, r := range rs {
+			all = append(all, r)
+			appOf[r.unit()] = app
+		}
+	}
+	m.mu.Unlock()
+	slices.SortFunc(all, func(a, b rendered) int { return strings.Compare(a.spec.Name, b.spec.Name) })
+
+	reports := make([]UnitReport, 0, len(all))
+	changed := map[string]bool{} // file rewritten
+	restart := map[string]bool{} // rewritten over different content: a running service must restart
+	fileErr := map[string]error{}
+	for _, r := range all {
+		old, err := os.ReadFile(m.path(r))
+		if err == nil && bytes.Equal(old, r.data) {
+			continue
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			fileErr[r.unit()] = err
+			continue
+		}
+		if _, err := quadlet.WriteIfChanged(m.path(r), r.data, 0o644); err != nil {
+			fileErr[r.unit()] = err
+			continue
+		}
+		changed[r.unit()] = true
+		restart[r.unit()] = old != nil
+	}
+	results, err := m.converge(ctx, all, len(changed) > 0, restart)
+	if err != nil && len(results) == 0 {
+		for _, r := range all {
+			reports = append(reports, UnitReport{App: appOf[r.unit()], Unit: r.unit(), Rewritten: changed[r.unit()], Err: err})
+		}
+		return reports
+	}
+	for _, r := range all {
+		name := r.unit()
+		res := results[name]
+		rep := UnitReport{App: appOf[name], Unit: name, Rewritten: changed[name], Action: res.action, State: res.state, Err: res.err}
+		if e := fileErr[name]; e != nil {
+			rep.Err = errors.Join(e, rep.Err)
+		}
+		if rep.Rewritten {
+			m.log.Warn("companion unit file was missing or changed; rewritten", "unit", name)
+		}
+		reports = append(reports, rep)
+	}
+	return reports
+}
+
+func (m *Manager) path(r rendered) string {
+	return filepath.Join(m.opts.Dir, quadlet.FileName(r.spec.Name))
+}
+
+// ensureImage makes a companion's image present: already there, else built from its local
+// context, else pulled from a whitelisted registry; anything else is ErrImageUnavailable.
+func (m *Manager) ensureImage(ctx context.Context, s Spec) error {
+	ok, err := m.images.ImageExists(ctx, s.Image)
+	if err != nil {
+		return fmt.Errorf("companion %s: image %s: %w", s.Name, s.Image, err)
+	}
+	switch {
+	case ok:
+		return nil
+	case s.Build != nil:
+		m.log.Info("building companion image", "companion", s.Name, "image", s.Image)
+		if err := m.images.Build(ctx, runtime.BuildOptions{ContextDir: s.Build.ContextDir, Containerfile: s.Build.Containerfile, Tag: s.Image}); err != nil {
+			return fmt.Errorf("companion %s: build %s: %w", s.Name, s.Image, err)
+		}
+		return nil
+	case slices.Contains(m.opts.InsecureRegistries, registryOf(s.Image)):
+		m.log.Info("pulling companion image from a whitelisted registry", "companion", s.Name, "image", s.Image)
+		if err := m.images.Pull(ctx, s.Image, runtime.PullOptions{Insecure: true}); err != nil {
+			return fmt.Errorf("companion %s: pull %s: %w", s.Name, s.Image, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("companion %s: %s is not present locally, has no build context, and its registry %q is not whitelisted: %w",
+		s.Name, s.Image, registryOf(s.Image), ErrImageUnavailable)
+}
+
+// registryOf returns the registry host of an image reference ("docker.io" when it names none).
+func registryOf(ref string) string {
+	first, _, found := strings.Cut(ref, "/")
+	if found && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		return first
+	}
+	return "docker.io"
+}

@@ -1,0 +1,35 @@
+package quadlet
+
+import "errors"
+
+// UnitState is what systemd reports of a unit. Unit managers (quadlet/systemd over D-Bus,
+// quadlet/fake in memory) return it; the companion package decides from it.
+type UnitState struct {
+	// Name is the unit's name ("bitcoind-ui.service").
+	Name string
+	// LoadState: "loaded", "not-found", "error", "masked", ...
+	LoadState string
+	// ActiveState: "active", "reloading", "inactive", "failed", "activating", "deactivating".
+	ActiveState string
+	// SubState is the unit-type specific state ("running", "dead", "auto-restart", ...).
+	SubState string
+}
+
+// Loaded reports whether systemd knows the unit from a file (for a Quadlet unit: the
+// generator produced it at the last daemon-reload).
+func (s UnitState) Loaded() bool { return s.LoadState == "loaded" }
+
+// Active reports whether the unit is active or on its way there (activating, reloading, or
+// waiting to be restarted by Restart=).
+func (s UnitState) Active() bool {
+	return s.ActiveState == "active" || s.ActiveState == "activating" || s.ActiveState == "reloading"
+}
+
+// Errors of unit managers; test them with errors.Is.
+var (
+	// ErrNoSuchUnit: systemd does not know the unit (for Quadlet: no file at the last reload).
+	ErrNoSuchUnit = errors.New("no such unit")
+	// ErrJobFailed: a start, stop or restart job ended in failed, timeout, dependency, canceled
+	// or skipped. The wrapping error names the result.
+	ErrJobFailed = errors.New("systemd job failed")
+)

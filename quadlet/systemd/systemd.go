@@ -1,0 +1,166 @@
+// Package systemd drives a systemd manager (the user manager by default) over D-Bus for skerry:
+// daemon-reload, start, stop, restart, reset-failed and unit state. Job results are waited for
+// and turned into errors; no D-Bus channel escapes to callers.
+//
+// Quadlet-generated units cannot be enabled through EnableUnitFiles: they are enabled by an
+// [Install] WantedBy= line in the .container file plus a daemon-reload, and disabled by stopping
+// them, deleting the file and reloading.
+package systemd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/coreos/go-systemd/v22/dbus"
+	godbus "github.com/godbus/dbus/v5"
+
+	"github.com/skerry-dev/skerry/quadlet"
+)
+
+// Scope selects the manager.
+type Scope int
+
+// The scopes. The zero value is the user manager, where rootless Quadlet units live.
+const (
+	User Scope = iota
+	System
+)
+
+// Manager is a connection to one systemd manager. It is safe for concurrent use. Close it when
+// done.
+type Manager struct {
+	conn *dbus.Conn
+}
+
+// New connects to the manager of scope. The user manager is reached on
+// $DBUS_SESSION_BUS_ADDRESS, else /run/user/<uid>/bus.
+func New(ctx context.Context, scope Scope) (*Manager, error) {
+	var (
+		conn *dbus.Conn
+		err  error
+	)
+	switch scope {
+	case User:
+		conn, err = dbus.NewUserConnectionContext(ctx)
+	case System:
+		conn, err = dbus.NewSystemConnectionContext(ctx)
+	default:
+		return nil, fmt.Errorf("systemd: unknown scope %d", scope)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("systemd: connect: %w", err)
+	}
+	return &Manager{conn: conn}, nil
+}
+
+// Close closes the connection.
+func (m *Manager) Close() { m.conn.Close() }
+
+// Reload is `systemctl daemon-reload`: it re-runs the generators, Quadlet's among them.
+func (m *Manager) Reload(ctx context.Context) error {
+	if err := m.conn.ReloadContext(ctx); err != nil {
+		return fmt.Errorf("systemd: daemon-reload: %w", err)
+	}
+	return nil
+}
+
+// Start starts unit and waits for the job's result (for a Notify=healthy Quadlet unit: until
+// the container is healthy, or TimeoutStartSec).
+func (m *Manager) Start(ctx context.Context, unit string) error {
+	return m.job(ctx, "start", unit, m.conn.StartUnitContext)
+}
+
+// Stop stops unit and waits for the job's result. Stopping a unit systemd does not know is
+// not an error.
+func (m *Manager) Stop(ctx context.Context, unit string) error {
+	err := m.job(ctx, "stop", unit, m.conn.StopUnitContext)
+	if errors.Is(err, quadlet.ErrNoSuchUnit) {
+		return nil
+	}
+	return err
+}
+
+// Restart restarts unit (starting it when inactive) and waits for the job's result.
+func (m *Manager) Restart(ctx context.Context, unit string) error {
+	return m.job(ctx, "restart", unit, m.conn.RestartUnitContext)
+}
+
+// ResetFailed clears unit's failed state and start-limit counter. A unit systemd does not know
+// is not an error.
+func (m *Manager) ResetFailed(ctx context.Context, unit string) error {
+	err := mapErr(m.conn.ResetFailedUnitContext(ctx, unit))
+	if err != nil && !errors.Is(err, quadlet.ErrNoSuchUnit) {
+		return fmt.Errorf("systemd: reset-failed %s: %w", unit, err)
+	}
+	return nil
+}
+
+// States returns the state of each unit in one D-Bus call. Units systemd does not know are
+// reported with LoadState "not-found" and ActiveState "inactive".
+func (m *Manager) States(ctx context.Context, units []string) (map[string]quadlet.UnitState, error) {
+	if len(units) == 0 {
+		return map[string]quadlet.UnitState{}, nil
+	}
+	sts, err := m.conn.ListUnitsByNamesContext(ctx, units)
+	if err != nil {
+		return nil, fmt.Errorf("systemd: list units: %w", mapErr(err))
+	}
+	out := make(map[string]quadlet.UnitState, len(units))
+	for _, u := range units {
+		out[u] = quadlet.UnitState{Name: u, LoadState: "not-found", ActiveState: "inactive", SubState: "dead"}
+	}
+	for _, s := range sts {
+		out[s.Name] = quadlet.UnitState{Name: s.Name, LoadState: s.LoadState, ActiveState: s.ActiveState, SubState: s.SubState}
+	}
+	return out, nil
+}
+
+// NRestarts returns how many times systemd restarted a service under its Restart= setting.
+func (m *Manager) NRestarts(ctx context.Context, unit string) (uint32, error) {
+	p, err := m.conn.GetUnitTypePropertyContext(ctx, unit, "Service", "NRestarts")
+	if err != nil {
+		return 0, fmt.Errorf("systemd: NRestarts of %s: %w", unit, mapErr(err))
+	}
+	n, ok := p.Value.Value().(uint32)
+	if !ok {
+		return 0, fmt.Errorf("systemd: NRestarts of %s: unexpected type %T", unit, p.Value.Value())
+	}
+	return n, nil
+}
+
+type jobFunc func(ctx context.Context, name, mode string, ch chan<- string) (int, error)
+
+// job enqueues a job in "replace" mode and waits for its result or ctx. The result channel is
+// buffered, so go-systemd's dispatcher never blocks on it even when ctx ends first.
+func (m *Manager) job(ctx context.Context, verb, unit string, f jobFunc) error {
+	ch := make(chan string, 1)
+	if _, err := f(ctx, unit, "replace", ch); err != nil {
+		return fmt.Errorf("systemd: %s %s: %w", verb, unit, mapErr(err))
+	}
+	select {
+	case result := <-ch:
+		if result == "done" {
+			return nil
+		}
+		return fmt.Errorf("systemd: %s %s: job %s: %w", verb, unit, result, quadlet.ErrJobFailed)
+	case <-ctx.Done():
+		return fmt.Errorf("systemd: %s %s: %w", verb, unit, ctx.Err())
+	}
+}
+
+// mapErr turns systemd's "no such unit" D-Bus errors into quadlet.ErrNoSuchUnit.
+func mapErr(err error) error {
+	var derr godbus.Error
+	if errors.As(err, &derr) {
+		switch derr.Name {
+		case "org.freedesktop.systemd1.NoSuchUnit", "org.freedesktop.systemd1.LoadFailed":
+			return fmt.Errorf("%w: %v", quadlet.ErrNoSuchUnit, derr.Error())
+		}
+	}
+	var perr *godbus.Error
+	if errors.As(err, &perr) && perr != nil {
+		return mapErr(*perr)
+	}
+	return err
+}
