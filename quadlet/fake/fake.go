@@ -107,7 +107,6 @@ func (m *Manager) Reload(ctx context.Context) error {
 	return nil
 }
 
-
 // Start implements the unit manager's start.
 func (m *Manager) Start(ctx context.Context, unit string) error {
 	if err := m.enter(ctx, "start"); err != nil {
