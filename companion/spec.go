@@ -55,6 +55,9 @@ type Spec struct {
 	Health health.Check
 	// RestartSec is systemd's wait before a respawn (default DefaultRestartSec).
 	RestartSec time.Duration
+	// StopTimeout is how long a stop waits for the process before killing it (0: podman's
+	// default, 10 s).
+	StopTimeout time.Duration
 }
 
 // Build is a local image build.
@@ -67,7 +70,7 @@ type Build struct {
 
 func (s Spec) container() runtime.ContainerSpec {
 	return runtime.ContainerSpec{Name: s.Name, Image: s.Image, Command: s.Command, Env: s.Env, Network: s.Network,
-		Ports: s.Ports, Mounts: s.Mounts, CapAdd: s.CapAdd, CapDrop: s.CapDrop, User: s.User}
+		Ports: s.Ports, Mounts: s.Mounts, CapAdd: s.CapAdd, CapDrop: s.CapDrop, User: s.User, StopTimeout: s.StopTimeout}
 }
 
 // validate adds s's problems to p, fields prefixed with prefix.
@@ -95,6 +98,7 @@ func (s Spec) Unit(app string) quadlet.Unit {
 		User:            s.User,
 		NoNewPrivileges: true,
 		Label:           map[string]string{LabelCompanionOf: app},
+		StopTimeout:     s.StopTimeout,
 	}
 	switch s.Network.Mode {
 	case runtime.NetworkHost:
