@@ -36,4 +36,11 @@ for p in $pkgs; do
   echo "== run $p (inside, as app)"
   bash "$ENV" run /share/bin/"$name".test -test.v -test.timeout 20m ${ITEST_RUN:+-test.run "$ITEST_RUN"} || status=1
 done
+echo "== example daemon: examples/noded, 3 passes, then uninstall"
+(cd "$REPO" && CGO_ENABLED=0 go build -tags "${TAGS#integration }" -o "$SHARE/bin/noded" ./examples/noded)
+out=$(bash "$ENV" run /share/bin/noded -interval 1s -passes 3 -rotate-every 0 2>&1) || { echo "$out"; status=1; }
+echo "$out"
+echo "$out" | tail -1 | grep -q '^pass 3 converged=true .*bitcoind-demo-ui.service=active->none' \
+  || { echo "itest: the example daemon did not converge"; status=1; }
+bash "$ENV" run /share/bin/noded -uninstall || status=1
 exit $status
