@@ -277,3 +277,35 @@ func TestVersionGatingOfCompanionUnits(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestFailedCompanionUpgradeRestoresPreviousUnit(t *testing.T) {
+	e := setup(t, companion.Options{})
+	ctx := context.Background()
+	e.m.Register("lnd", uiSpec("lnd-ui"))
+	if err := e.m.Install(ctx, "lnd"); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(e.dir, "lnd-ui.container")
+	good, _ := os.ReadFile(path)
+	broken := uiSpec("lnd-ui")
+	broken.Image = "localhost/btc-ui:2"
+	e.images.AddImage(broken.Image)
+	e.m.Register("lnd", broken)
+	e.units.FailNext("restart", errors.New("job failed"))
+	err := e.m.Install(ctx, "lnd")
+	if !errors.Is(err, companion.ErrRolledBack) {
+		t.Fatalf("err = %v, want ErrRolledBack", err)
+	}
+	if now, _ := os.ReadFile(path); string(now) != string(good) {
+		t.Fatalf("unit file not restored:\n%s", now)
+	}
+	if st := e.units.State("lnd-ui.service"); !st.Active() {
+		t.Fatalf("restored companion not active: %+v", st)
+	}
+	// The failed spec is abandoned: a reconcile pass keeps the restored file.
+	for _, r := range e.m.Reconcile(ctx) {
+		if r.Rewritten || r.Err != nil {
+			t.Fatalf("reconcile after rollback: %+v", r)
+		}
+	}
+}

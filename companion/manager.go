@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,9 +17,15 @@ import (
 	"github.com/skerry-dev/skerry/runtime"
 )
 
-// ErrImageUnavailable: a companion's image is not present, has no local build, and its registry
-// is not whitelisted for pulls.
-var ErrImageUnavailable = errors.New("companion image unavailable")
+// Errors; test them with errors.Is.
+var (
+	// ErrImageUnavailable: a companion's image is not present, has no local build, and its
+	// registry is not whitelisted for pulls.
+	ErrImageUnavailable = errors.New("companion image unavailable")
+	// ErrRolledBack: changed companions did not come up and the previous unit files were
+	// restored; the error also wraps the failure.
+	ErrRolledBack = errors.New("companion upgrade rolled back")
+)
 
 // Units is what the manager needs from systemd (quadlet/systemd over D-Bus, quadlet/fake in
 // tests).
@@ -57,8 +62,10 @@ type Manager struct {
 	log    *slog.Logger
 
 	op   sync.Mutex // serializes Install, Remove, Reconcile
-	mu   sync.Mutex // guards apps
+	mu   sync.Mutex // guards apps and good
 	apps map[string][]rendered
+	// good holds, per app, the companions last installed successfully: a rollback's target.
+	good map[string][]rendered
 }
 
 // rendered is a validated companion with its unit file's bytes.
@@ -84,7 +91,8 @@ func New(units Units, images runtime.Images, opts Options) (*Manager, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Manager{units: units, images: images, opts: opts, log: opts.Logger, apps: map[string][]rendered{}}, nil
+	return &Manager{units: units, images: images, opts: opts, log: opts.Logger,
+		apps: map[string][]rendered{}, good: map[string][]rendered{}}, nil
 }
 
 // Register records app's companions, replacing earlier ones. It validates and renders every
@@ -143,7 +151,9 @@ func (m *Manager) companions(app string) []rendered {
 // Install brings app's companions up: images present (local, then a local build, then a pull
 // from a whitelisted registry), unit files written when their bytes changed, one daemon-reload
 // when anything changed, then each service started (or restarted when its file changed while it
-// ran). It is idempotent; an app without companions is a no-op.
+// ran). It is idempotent; an app without companions is a no-op. When changed companions fail to
+// come up and an earlier set did, the earlier unit files are restored and restarted, and the
+// error wraps ErrRolledBack.
 func (m *Manager) Install(ctx context.Context, app string) error {
 	m.op.Lock()
 	defer m.op.Unlock()
@@ -156,16 +166,64 @@ func (m *Manager) Install(ctx context.Context, app string) error {
 			return err
 		}
 	}
+	changed, err := m.write(rs)
+	if err == nil {
+		_, err = m.converge(ctx, rs, len(changed) > 0, changed)
+	}
+	m.mu.Lock()
+	good := m.good[app]
+	if err == nil {
+		m.good[app] = rs
+	}
+	m.mu.Unlock()
+	if err == nil || len(changed) == 0 || good == nil {
+		return err
+	}
+	return m.rollback(ctx, app, rs, good, err)
+}
+
+// write writes the unit files of rs and returns the units whose file changed.
+func (m *Manager) write(rs []rendered) (map[string]bool, error) {
 	changed := map[string]bool{}
 	for _, r := range rs {
 		c, err := quadlet.WriteIfChanged(m.path(r), r.data, 0o644)
 		if err != nil {
-			return fmt.Errorf("companion %s: %w", r.spec.Name, err)
+			return changed, fmt.Errorf("companion %s: %w", r.spec.Name, err)
 		}
-		changed[r.unit()] = c
+		if c {
+			changed[r.unit()] = true
+		}
 	}
-	_, err := m.converge(ctx, rs, slices.Contains(slices.Collect(maps.Values(changed)), true), changed)
-	return err
+	return changed, nil
+}
+
+// rollback restores the unit files of good after the companions rs failed, removes those of rs
+// that good does not have, and brings good up again; the registered companions revert to good.
+func (m *Manager) rollback(ctx context.Context, app string, rs, good []rendered, cause error) error {
+	m.log.Warn("companions did not come up; restoring the previous unit files", "app", app, "err", cause)
+	keep := map[string]bool{}
+	for _, r := range good {
+		keep[r.unit()] = true
+	}
+	for _, r := range rs {
+		if !keep[r.unit()] {
+			_ = m.units.Stop(ctx, r.unit())
+			if _, err := quadlet.Remove(m.path(r)); err != nil {
+				return fmt.Errorf("companions of %s: %w; rollback: %w", app, cause, err)
+			}
+		}
+	}
+	restored, err := m.write(good)
+	if err == nil {
+		_, err = m.converge(ctx, good, true, restored)
+	}
+	if err != nil {
+		return fmt.Errorf("companions of %s: %w; rollback failed too: %w", app, cause, err)
+	}
+	m.mu.Lock()
+	m.apps[app] = good
+	m.mu.Unlock()
+	return fmt.Errorf("companions of %s: %w: %w", app, cause, ErrRolledBack)
 }
 
 // unitReport is the outcome for one unit of converge.
@@ -252,6 +310,7 @@ func (m *Manager) Remove(ctx context.Context, app string) error {
 	}
 	m.mu.Lock()
 	delete(m.apps, app)
+	delete(m.good, app)
 	m.mu.Unlock()
 	return nil
 }

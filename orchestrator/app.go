@@ -55,10 +55,14 @@ const (
 
 func (c Condition) String() string { return [...]string{"healthy", "running"}[c] }
 
-// Dependency names an app and the condition it must meet.
+// Dependency names an app and the condition it must meet before its dependant starts. A
+// running dependant is left running when the dependency fails, unless StopOnFailure.
 type Dependency struct {
 	App       string
 	Condition Condition
+	// StopOnFailure stops the dependant while the dependency does not meet Condition; it is
+	// started again once the dependency does.
+	StopOnFailure bool
 }
 
 // Validate checks a and returns a *runtime.ValidationError listing every problem, or nil.

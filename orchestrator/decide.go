@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/skerry-dev/skerry/runtime"
@@ -27,9 +28,14 @@ const (
 	ActionRecreate
 	// ActionRemove: the app is no longer desired; disable companions, stop, remove.
 	ActionRemove
+	// ActionStop: a dependency failed and the app asked to be stopped with it.
+	ActionStop
+	// ActionConflict: a container of the app's name exists that skerry did not create and
+	// cannot adopt without losing something; it is left alone and reported.
+	ActionConflict
 )
 
-var actionNames = [...]string{"none", "wait", "create", "start", "restart", "recreate", "remove"}
+var actionNames = [...]string{"none", "wait", "create", "start", "restart", "recreate", "remove", "stop", "conflict"}
 
 func (a Action) String() string {
 	if a < 0 || int(a) >= len(actionNames) {
@@ -58,6 +64,15 @@ type Facts struct {
 	HookChanged bool
 	// WaitingFor names a dependency that is not ready; "" when all are.
 	WaitingFor string
+	// StopWith is set when WaitingFor names a dependency the app must not run without
+	// (Dependency.StopOnFailure).
+	StopWith bool
+	// Foreign is set when the observed container was not created by skerry (no
+	// runtime.LabelManaged): made by hand or by an older tool.
+	Foreign bool
+	// AdoptBlocker says why a foreign container cannot be adopted ("" when it can: see
+	// AdoptionBlocker).
+	AdoptBlocker string
 	// Backoff is the app's crash-loop backoff state.
 	Backoff Backoff
 	// Now is the decision's time; Decide never reads the clock.
@@ -81,6 +96,8 @@ type Decision struct {
 // facts give the same decision, whatever happened before.
 //
 //	observed                                   action
+//	a container skerry did not create          recreate to adopt it when that loses nothing,
+//	                                           else conflict (never removed)
 //	desired absent, container missing          none
 //	desired absent, container present          remove
 //	missing                                    create
@@ -93,14 +110,29 @@ type Decision struct {
 //	running, healthy or no check               none
 //
 // Every action that starts the container waits (ActionWait) while a dependency is not ready; a
-// running container is left running when a dependency fails.
+// running container is left running when a dependency fails, unless the dependency says
+// StopOnFailure: then it is stopped (ActionStop) and started again once the dependency is back.
 func Decide(f Facts) Decision {
 	o := f.Observed
+	if f.Foreign && o.State != runtime.StateMissing {
+		switch {
+		case !f.Desired:
+			return Decision{Action: ActionConflict, Reason: "not removing a container skerry did not create"}
+		case f.AdoptBlocker != "":
+			return Decision{Action: ActionConflict, Reason: "a container skerry did not create holds the name and cannot be adopted: " + f.AdoptBlocker}
+		case f.WaitingFor != "":
+			return Decision{Action: ActionWait, Reason: "waiting for " + f.WaitingFor}
+		}
+		return Decision{Action: ActionRecreate, Reason: "adopting a container created outside skerry (recreated with skerry's labels, volumes kept)"}
+	}
 	if !f.Desired {
 		if o.State == runtime.StateMissing {
 			return Decision{Action: ActionNone, Reason: "not desired and absent"}
 		}
 		return Decision{Action: ActionRemove, Reason: "not desired"}
+	}
+	if f.WaitingFor != "" && f.StopWith && (o.State == runtime.StateRunning || o.State == runtime.StatePaused) {
+		return Decision{Action: ActionStop, Reason: "dependency failed: " + f.WaitingFor}
 	}
 	d := decidePresent(f)
 	if d.Action.Starts() && f.WaitingFor != "" {
@@ -150,4 +182,43 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
+}
+
+// AdoptionBlocker tells why a container that skerry did not create cannot be adopted as spec
+// (recreated with skerry's labels), or "" when it can: its image must be spec's, and every named
+// volume it mounts must be mounted by spec at the same place, so that recreation loses no data.
+// It reads obs.Mounts, which Inspect fills.
+func AdoptionBlocker(spec runtime.ContainerSpec, obs runtime.Observation) string {
+	if normalizeImage(obs.Image) != normalizeImage(spec.Image) {
+		return fmt.Sprintf("it runs image %s, the app wants %s", obs.Image, spec.Image)
+	}
+	for _, m := range obs.Mounts {
+		if m.Type != runtime.MountVolume {
+			continue
+		}
+		kept := false
+		for _, w := range spec.Mounts {
+			kept = kept || (w.Type == runtime.MountVolume && w.Source == m.Source && w.Target == m.Target)
+		}
+		if !kept {
+			return fmt.Sprintf("its volume %s at %s is not in the app's spec", m.Source, m.Target)
+		}
+	}
+	return ""
+}
+
+// normalizeImage makes "busybox" and "docker.io/library/busybox:latest" compare equal.
+func normalizeImage(ref string) string {
+	last := ref[strings.LastIndex(ref, "/")+1:]
+	if !strings.Contains(last, ":") && !strings.Contains(ref, "@") {
+		ref += ":latest"
+	}
+	first, _, found := strings.Cut(ref, "/")
+	if !found || !(strings.ContainsAny(first, ".:") || first == "localhost") {
+		if !strings.Contains(ref, "/") {
+			ref = "library/" + ref
+		}
+		ref = "docker.io/" + ref
+	}
+	return ref
 }

@@ -19,9 +19,9 @@ var (
 
 // combo is one cell of the lifecycle table's input space.
 type combo struct {
-	desired, drift, hook, backoff, waiting bool
-	state                                  runtime.State
-	health                                 runtime.Health
+	desired, drift, hook, backoff, waiting, stopWith bool
+	state                                            runtime.State
+	health                                           runtime.Health
 }
 
 func (c combo) facts() Facts {
@@ -39,16 +39,17 @@ func (c combo) facts() Facts {
 	if c.waiting {
 		f.WaitingFor = "bitcoind (starting)"
 	}
+	f.StopWith = c.stopWith
 	return f
 }
 
 // rule is one row of the lifecycle table from DESIGN.md, written as data: the first row whose
 // conditions all hold gives the action. nil conditions match anything.
 type rule struct {
-	desired, drift, hook, backoff, waiting *bool
-	states                                 []runtime.State
-	health                                 []runtime.Health
-	want                                   Action
+	desired, drift, hook, backoff, waiting, stopWith *bool
+	states                                           []runtime.State
+	health                                           []runtime.Health
+	want                                             Action
 }
 
 func b(v bool) *bool { return &v }
@@ -64,6 +65,7 @@ var (
 var lifecycleTable = []rule{
 	{desired: b(false), states: missing, want: ActionNone},
 	{desired: b(false), want: ActionRemove},
+	{states: []runtime.State{runtime.StateRunning, runtime.StatePaused}, waiting: b(true), stopWith: b(true), want: ActionStop},
 	{states: missing, waiting: b(true), want: ActionWait},
 	{states: missing, want: ActionCreate},
 	{states: present, drift: b(true), waiting: b(true), want: ActionWait},
@@ -102,11 +104,11 @@ func (r rule) matches(c combo) bool {
 		return xs == nil
 	}
 	return eq(r.desired, c.desired) && eq(r.drift, c.drift) && eq(r.hook, c.hook) && eq(r.backoff, c.backoff) &&
-		eq(r.waiting, c.waiting) && in(r.states, c.state) && inH(r.health, c.health)
+		eq(r.waiting, c.waiting) && eq(r.stopWith, c.stopWith) && in(r.states, c.state) && inH(r.health, c.health)
 }
 
 // TestDecideTable checks every combination of desired x state x health x drift x hook x backoff
-// x dependency against the lifecycle table.
+// x dependency x stop-with-dependency against the lifecycle table.
 func TestDecideTable(t *testing.T) {
 	n := 0
 	for _, desired := range []bool{true, false} {
@@ -116,18 +118,20 @@ func TestDecideTable(t *testing.T) {
 					for _, hook := range []bool{false, true} {
 						for _, backoff := range []bool{false, true} {
 							for _, waiting := range []bool{false, true} {
-								c := combo{desired, drift, hook, backoff, waiting, st, h}
-								want := ActionNone
-								for _, r := range lifecycleTable {
-									if r.matches(c) {
-										want = r.want
-										break
+								for _, stopWith := range []bool{false, true} {
+									c := combo{desired, drift, hook, backoff, waiting, stopWith, st, h}
+									want := ActionNone
+									for _, r := range lifecycleTable {
+										if r.matches(c) {
+											want = r.want
+											break
+										}
 									}
-								}
-								got := Decide(c.facts())
-								n++
-								if got.Action != want {
-									t.Errorf("%+v: Decide = %s (%s), want %s", c, got.Action, got.Reason, want)
+									got := Decide(c.facts())
+									n++
+									if got.Action != want {
+										t.Errorf("%+v: Decide = %s (%s), want %s", c, got.Action, got.Reason, want)
+									}
 								}
 							}
 						}
@@ -136,7 +140,7 @@ func TestDecideTable(t *testing.T) {
 			}
 		}
 	}
-	if n != 2*9*5*2*2*2*2 {
+	if n != 2*9*5*2*2*2*2*2 {
 		t.Fatalf("covered %d combinations", n)
 	}
 }
@@ -168,6 +172,7 @@ func genFacts(t *rapid.T) Facts {
 		Health:      rapid.SampledFrom(allHealth).Draw(t, "health"),
 		HookChanged: rapid.Bool().Draw(t, "hook"),
 		WaitingFor:  rapid.SampledFrom([]string{"", "bitcoind"}).Draw(t, "waiting"),
+		StopWith:    rapid.Bool().Draw(t, "stopWith"),
 		Backoff: Backoff{
 			Retries:   rapid.IntRange(0, 20).Draw(t, "retries"),
 			NotBefore: t0.Add(time.Duration(rapid.Int64Range(0, int64(2*time.Hour)).Draw(t, "notBefore"))),
@@ -198,7 +203,10 @@ func TestDecideProperties(t *testing.T) {
 		}
 		healthyAndCurrent := f.Observed.State == runtime.StateRunning && f.Observed.SpecHash() == f.SpecHash &&
 			(f.Health == runtime.HealthHealthy || f.Health == runtime.HealthNone)
-		if f.Desired && healthyAndCurrent && !f.HookChanged && d.Action != ActionNone {
+		if d.Action == ActionStop && (f.WaitingFor == "" || !f.StopWith) {
+			t.Fatal("stopped without a failed stop-with dependency")
+		}
+		if f.Desired && healthyAndCurrent && !f.HookChanged && !(f.WaitingFor != "" && f.StopWith) && d.Action != ActionNone {
 			t.Fatalf("a healthy current container got %s", d.Action)
 		}
 		if f.Desired && f.Observed.State == runtime.StateMissing && f.WaitingFor == "" && d.Action != ActionCreate {

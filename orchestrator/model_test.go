@@ -30,6 +30,7 @@ func TestModel(t *testing.T) {
 			t.Repeat(map[string]func(*rapid.T){
 				"install":      m.install,
 				"installTwice": m.installTwice,
+				"upgrade":      m.upgrade,
 				"uninstall":    m.uninstall,
 				"hookChange":   m.hookChange,
 				"tamper":       m.tamper,
@@ -66,18 +67,25 @@ type model struct {
 	faulty bool
 	// volumes ever seen.
 	volumes map[string]bool
+	// image is each app's desired image (absent: the default image).
+	image map[string]string
 }
+
+const imageV2 = "localhost/busybox:v2"
 
 func newModel() *model {
 	m := &model{rt: fake.New(), desired: map[string]bool{}, hookPending: map[string]bool{},
-		purged: map[string]bool{}, doomed: map[string]bool{}, volumes: map[string]bool{}}
-	m.rt.AddImage(image)
+		purged: map[string]bool{}, doomed: map[string]bool{}, volumes: map[string]bool{}, image: map[string]string{}}
+	m.rt.AddImage(image, imageV2)
 	m.o = orchestrator.New(m.rt, orchestrator.Options{Logger: quiet})
 	return m
 }
 
 func (m *model) app(name string) orchestrator.App {
 	a := newApp(name)
+	if img := m.image[name]; img != "" {
+		a.Container.Image = img
+	}
 	a.ReadyTimeout = time.Minute
 	a.Hooks = []hooks.Hook{hooks.Func(func(context.Context) (bool, error) {
 		m.hookMu.Lock()
@@ -128,6 +136,42 @@ func (m *model) installTwice(t *rapid.T) {
 	if got := m.rt.TotalCalls() - calls; got != 1 {
 		t.Fatalf("second install made %d runtime calls, want 1 (inspect)", got)
 	}
+}
+
+// upgrade changes an installed app's image, sometimes to a release that dies after start: a
+// good upgrade must end on the new spec, a failed one back on the last good spec.
+func (m *model) upgrade(t *rapid.T) {
+	if m.faulty {
+		t.Skip("faults active")
+	}
+	name := rapid.SampledFrom(modelApps).Draw(t, "app")
+	c, cancel := ctx()
+	defer cancel()
+	if _, err := m.o.Install(c, m.app(name)); err != nil { // proven on its current spec first
+		t.Fatalf("install %s: %v", name, err)
+	}
+	m.desired[name], m.purged[name] = true, false
+	old := m.app(name).Container.Image
+	next := imageV2
+	if old == imageV2 {
+		next = image
+	}
+	broken := rapid.Bool().Draw(t, "broken")
+	if broken {
+		m.rt.SetImageBehaviour(next, fake.Behaviour{DieAfter: 500 * time.Millisecond})
+		defer m.rt.SetImageBehaviour(next, fake.Behaviour{})
+	}
+	m.image[name] = next
+	_, err := m.o.Install(c, m.app(name))
+	switch {
+	case broken && !errors.Is(err, orchestrator.ErrRolledBack):
+		t.Fatalf("broken upgrade of %s: %v, want ErrRolledBack", name, err)
+	case broken:
+		m.image[name] = old
+	case err != nil:
+		t.Fatalf("upgrade of %s: %v", name, err)
+	}
+	m.mustBeUp(t, name)
 }
 
 func (m *model) uninstall(t *rapid.T) {

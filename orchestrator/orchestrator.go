@@ -13,10 +13,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/skerry-dev/skerry/health"
-	"github.com/skerry-dev/skerry/hooks"
 	"github.com/skerry-dev/skerry/runtime"
 )
 
@@ -29,6 +27,12 @@ var (
 	ErrNotReady = errors.New("app did not become ready")
 	// ErrWaiting: the app cannot be started yet (a dependency is not ready).
 	ErrWaiting = errors.New("app is waiting")
+	// ErrConflict: a container of the app's name exists that skerry did not create and cannot
+	// adopt; skerry leaves it alone.
+	ErrConflict = errors.New("container conflict")
+	// ErrRolledBack: an upgrade (a changed spec) did not become ready and the app was put back
+	// on its last spec that was; the error also wraps the upgrade's failure.
+	ErrRolledBack = errors.New("upgrade rolled back")
 )
 
 // Companions is what the orchestrator needs from the companion manager: companions are brought
@@ -83,6 +87,8 @@ type appState struct {
 	// seen is the state and health last observed, read by dependants. Written by the lock
 	// holder under o.mu, like desired.
 	seen seen
+	// lastGood is the last app spec seen running and ready: the target of a rollback.
+	lastGood *App
 }
 
 type seen struct {
@@ -266,102 +272,6 @@ func (o *Orchestrator) Uninstall(ctx context.Context, name string, opts Uninstal
 	return o.ensure(ctx, s, nil, true)
 }
 
-// ensure observes (unless obs is given), decides and acts for one app. The caller holds s.lock.
-// explicit marks a user's Install/EnsureRunning/Uninstall: backoff is reset, and waiting is an
-// error.
-func (o *Orchestrator) ensure(ctx context.Context, s *appState, obs *runtime.Observation, explicit bool) (rep AppReport, err error) {
-	start := time.Now()
-	name := s.spec.Name
-	rep = AppReport{App: name}
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%s: panic: %v", name, p)
-			rep.Err = err
-			o.log.Error("panic while reconciling app", "app", name, "panic", p)
-		}
-		rep.Duration = time.Since(start)
-	}()
-	if explicit {
-		s.backoff = Backoff{}
-	}
-
-	hookChanged := false
-	if s.desired {
-		if hookChanged, err = hooks.RunAll(ctx, s.app.Hooks); err != nil {
-			rep.Reason, rep.Err = "pre-start hooks failed", err
-			return rep, fmt.Errorf("%s: %w", name, err)
-		}
-	}
-	if obs == nil {
-		o2, err := o.observe(ctx, name)
-		if err != nil {
-			rep.Reason, rep.Err = "observe failed", err
-			return rep, err
-		}
-		obs = &o2
-	}
-	now := time.Now()
-	h := o.currentHealth(ctx, s, *obs, now)
-	s.backoff = s.backoff.Settle(*obs, h, now)
-	facts := Facts{
-		Desired: s.desired, SpecHash: s.spec.Labels[runtime.LabelSpecHash],
-		Observed: *obs, Health: h, HookChanged: hookChanged,
-		WaitingFor: o.waitingFor(s), Backoff: s.backoff, Now: now,
-	}
-	d := Decide(facts)
-	rep.Observed, rep.Health, rep.Action, rep.Reason, rep.NotBefore = obs.State, h, d.Action, d.Reason, d.NotBefore
-	o.publish(func() { s.seen = seen{obs.State, h} })
-
-	switch d.Action {
-	case ActionNone:
-		if !s.desired {
-			o.forget(s)
-			return rep, nil
-		}
-		if !explicit {
-			return rep, nil
-		}
-		// An explicit Install of a healthy app still makes sure its companions are up.
-	case ActionWait:
-		if explicit && h != runtime.HealthStarting {
-			err = fmt.Errorf("%s: %s: %w", name, d.Reason, ErrWaiting)
-			rep.Err = err
-			return rep, err
-		}
-		if !explicit || h != runtime.HealthStarting {
-			return rep, nil
-		}
-		// An explicit Install of an app whose health is starting waits for the verdict.
-		err = o.waitReady(ctx, s)
-	default:
-		if d.CountsAsRetry {
-			s.backoff = s.backoff.Retried(now)
-		}
-		o.log.Info("acting", "app", name, "observed", obs.State.String(), "health", h.String(), "action", d.Action.String(), "reason", d.Reason)
-		err = o.execute(ctx, s, d.Action, obs.State)
-		// Bumped after the action: a pass whose List ran during it sees the generation move
-		// and re-inspects instead of acting on a stale observation.
-		o.publish(func() { s.generation++ })
-		if err == nil && d.Action.Starts() {
-			err = o.waitReady(ctx, s)
-		}
-	}
-	if err == nil && d.Action == ActionRemove {
-		o.forget(s)
-	}
-	if err == nil && s.desired && o.opts.Companions != nil {
-		if err = o.opts.Companions.Install(ctx, name); err != nil {
-			err = fmt.Errorf("companions of %s: %w", name, err)
-		}
-	}
-	if err != nil {
-		rep.Err = err
-		rep.Logs = o.logTail(name)
-		o.log.Warn("app not converged", "app", name, "action", d.Action.String(), "err", err)
-	}
-	return rep, err
-}
-
 // publish runs f, which writes appState fields that other goroutines read, under o.mu.
 func (o *Orchestrator) publish(f func()) {
 	o.mu.Lock()
@@ -389,91 +299,30 @@ func (o *Orchestrator) observe(ctx context.Context, name string) (runtime.Observ
 	return obs, nil
 }
 
-// waitingFor names the first dependency of s that is not ready, "" when all are.
-func (o *Orchestrator) waitingFor(s *appState) string {
+// waitingFor names the first dependency of s that is not ready, "" when all are, and whether
+// that dependency asks its dependants to stop.
+func (o *Orchestrator) waitingFor(s *appState) (string, bool) {
 	if !s.desired {
-		return ""
+		return "", false
 	}
 	for _, d := range s.app.DependsOn {
 		dep := o.state(d.App, false)
 		if dep == nil {
-			return d.App + " (not installed)"
+			return d.App + " (not installed)", d.StopOnFailure
 		}
 		o.mu.Lock()
 		st, h, desired := dep.seen.state, dep.seen.health, dep.desired
 		o.mu.Unlock()
 		switch {
 		case !desired:
-			return d.App + " (not installed)"
+			return d.App + " (not installed)", d.StopOnFailure
 		case st != runtime.StateRunning:
-			return d.App + " (" + st.String() + ")"
+			return d.App + " (" + st.String() + ")", d.StopOnFailure
 		case d.Condition == Healthy && h != runtime.HealthHealthy && h != runtime.HealthNone:
-			return d.App + " (" + h.String() + ")"
+			return d.App + " (" + h.String() + ")", d.StopOnFailure
 		}
 	}
-	return ""
-}
-
-// execute carries out a non-trivial action.
-func (o *Orchestrator) execute(ctx context.Context, s *appState, a Action, observed runtime.State) error {
-	name := s.spec.Name
-	switch a {
-	case ActionCreate:
-		return o.createAndStart(ctx, s)
-	case ActionStart:
-		return wrap("start", name, o.rt.Start(ctx, name))
-	case ActionRestart:
-		if err := o.rt.Stop(ctx, name, s.spec.StopTimeout); err != nil {
-			return wrap("stop", name, err)
-		}
-		return wrap("start", name, o.rt.Start(ctx, name))
-	case ActionRecreate:
-		if err := o.rt.Remove(ctx, name, runtime.RemoveOptions{Force: true}); err != nil && !errors.Is(err, runtime.ErrNotFound) {
-			return wrap("remove", name, err)
-		}
-		return o.createAndStart(ctx, s)
-	case ActionRemove:
-		if o.opts.Companions != nil {
-			if err := o.opts.Companions.Remove(ctx, name); err != nil {
-				return fmt.Errorf("disable companions of %s: %w", name, err)
-			}
-		}
-		if observed == runtime.StateRunning || observed == runtime.StateStopping || observed == runtime.StatePaused {
-			if err := o.rt.Stop(ctx, name, s.spec.StopTimeout); err != nil && !errors.Is(err, runtime.ErrNotFound) {
-				o.log.Warn("stop before remove failed; removing by force", "app", name, "err", err)
-			}
-		}
-		err := o.rt.Remove(ctx, name, runtime.RemoveOptions{Force: true, Volumes: s.purge})
-		if errors.Is(err, runtime.ErrNotFound) {
-			return nil
-		}
-		return wrap("remove", name, err)
-	}
-	return fmt.Errorf("execute %s: unexpected action %s", name, a)
-}
-
-func (o *Orchestrator) createAndStart(ctx context.Context, s *appState) error {
-	name := s.spec.Name
-	err := o.rt.Create(ctx, s.spec)
-	if errors.Is(err, runtime.ErrImageNotFound) {
-		o.log.Info("pulling missing image", "app", name, "image", s.spec.Image)
-		if err := o.rt.Pull(ctx, s.spec.Image, runtime.PullOptions{Insecure: s.app.InsecurePull}); err != nil {
-			return wrap("pull image for", name, err)
-		}
-		err = o.rt.Create(ctx, s.spec)
-	}
-	if err != nil {
-		return wrap("create", name, err)
-	}
-	s.tracker = s.tracker.Reset()
-	return wrap("start", name, o.rt.Start(ctx, name))
-}
-
-func wrap(op, name string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("%s %s: %w", op, name, err)
+	return "", false
 }
 
 // snapshot returns the states to reconcile, their generations and their dependencies.

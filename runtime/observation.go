@@ -100,7 +100,12 @@ type Observation struct {
 	StartedAt  time.Time
 	FinishedAt time.Time
 	Labels     map[string]string
+	// Mounts are the container's volumes and bind mounts. Inspect fills them; List may not.
+	Mounts []Mount
 }
+
+// Managed reports whether skerry created the container (it carries LabelManaged=true).
+func (o Observation) Managed() bool { return o.Labels[LabelManaged] == "true" }
 
 // SpecHash returns the LabelSpecHash label, "" when absent.
 func (o Observation) SpecHash() string { return o.Labels[LabelSpecHash] }

@@ -48,6 +48,7 @@ type Runtime struct {
 	failures   map[Op][]failure
 	hang       map[Op]bool
 	behaviour  map[string]Behaviour
+	imageBehav map[string]Behaviour
 	nextID     int
 }
 
@@ -98,6 +99,7 @@ func New() *Runtime {
 		failures:   map[Op][]failure{},
 		hang:       map[Op]bool{},
 		behaviour:  map[string]Behaviour{},
+		imageBehav: map[string]Behaviour{},
 	}
 }
 
@@ -184,6 +186,26 @@ func (r *Runtime) SetBehaviour(name string, b Behaviour) {
 	}
 }
 
+// SetImageBehaviour sets how containers of image ref behave from their next start on, unless a
+// behaviour set by name overrides it: a broken release of an image.
+func (r *Runtime) SetImageBehaviour(ref string, b Behaviour) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if b == (Behaviour{}) {
+		delete(r.imageBehav, ref)
+	} else {
+		r.imageBehav[ref] = b
+	}
+}
+
+// behaviourOf returns the behaviour of c. Called with r.mu held.
+func (r *Runtime) behaviourOf(c *container) Behaviour {
+	if b, ok := r.behaviour[c.spec.Name]; ok {
+		return b
+	}
+	return r.imageBehav[c.spec.Image]
+}
+
 // ClearFaults lifts every fault: pending failures, hangs and behaviours. Running containers
 // scheduled to die keep their schedule (the process is already doomed); unhealthy ones stay
 // unhealthy until restarted.
@@ -193,6 +215,7 @@ func (r *Runtime) ClearFaults() {
 	clear(r.failures)
 	clear(r.hang)
 	clear(r.behaviour)
+	clear(r.imageBehav)
 }
 
 // enter counts a call of op and applies faults. It returns with r.mu held when err is nil.
@@ -227,7 +250,7 @@ func (r *Runtime) advance(now time.Time) {
 	for _, c := range r.containers {
 		if c.state == runtime.StateRunning && !c.dieAt.IsZero() && !now.Before(c.dieAt) {
 			c.state = runtime.StateExited
-			c.exitCode = r.behaviour[c.spec.Name].ExitCode
+			c.exitCode = r.behaviourOf(c).ExitCode
 			if c.exitCode == 0 {
 				c.exitCode = 1
 			}
@@ -277,7 +300,7 @@ func (c *container) observe() runtime.Observation {
 		Name: c.spec.Name, ID: c.id, Image: c.spec.Image,
 		State: c.state, Health: h, ExitCode: c.exitCode,
 		StartedAt: c.started, FinishedAt: c.finished,
-		Labels: maps.Clone(c.spec.Labels),
+		Labels: maps.Clone(c.spec.Labels), Mounts: slices.Clone(c.spec.Mounts),
 	}
 }
 
@@ -338,7 +361,7 @@ func (r *Runtime) Start(ctx context.Context, name string) error {
 	case runtime.StatePaused, runtime.StateRemoving, runtime.StateStopping:
 		return fmt.Errorf("fake: start %q: container is %s", name, c.state)
 	}
-	b := r.behaviour[name]
+	b := r.behaviourOf(c)
 	if b.StuckCreated {
 		c.state = runtime.StateCreated
 		return nil

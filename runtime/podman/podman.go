@@ -152,6 +152,14 @@ func (r *Runtime) Inspect(ctx context.Context, name string) (runtime.Observation
 	if d.Config != nil {
 		o.Labels = d.Config.Labels
 	}
+	for _, m := range d.Mounts {
+		switch m.Type {
+		case "volume":
+			o.Mounts = append(o.Mounts, runtime.Mount{Type: runtime.MountVolume, Source: m.Name, Target: m.Destination, ReadOnly: !m.RW})
+		case "bind":
+			o.Mounts = append(o.Mounts, runtime.Mount{Type: runtime.MountBind, Source: m.Source, Target: m.Destination, ReadOnly: !m.RW})
+		}
+	}
 	if s := d.State; s != nil {
 		o.State = runtime.ParseState(s.Status)
 		o.ExitCode = int(s.ExitCode)
