@@ -309,3 +309,18 @@ func TestFailedCompanionUpgradeRestoresPreviousUnit(t *testing.T) {
 		}
 	}
 }
+
+func TestFakeUnitReportsReloadAndRestarts(t *testing.T) {
+	e := setup(t, companion.Options{})
+	ctx := context.Background()
+	e.m.Register("app", uiSpec("app-ui"))
+	e.m.Install(ctx, "app")
+	e.units.Kill("app-ui.service")
+	if u, _ := e.units.Unit(ctx, "app-ui.service"); u.NRestarts != 1 || u.NeedDaemonReload || !u.Active() {
+		t.Fatalf("%+v", u)
+	}
+	os.WriteFile(filepath.Join(e.dir, "app-ui.container"), []byte("changed"), 0o644)
+	if u, _ := e.units.Unit(ctx, "app-ui.service"); !u.NeedDaemonReload {
+		t.Fatalf("changed file: %+v", u)
+	}
+}

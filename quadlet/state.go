@@ -13,6 +13,12 @@ type UnitState struct {
 	ActiveState string
 	// SubState is the unit-type specific state ("running", "dead", "auto-restart", ...).
 	SubState string
+	// NRestarts counts respawns under Restart= (services only). Filled by a manager's Unit
+	// method, zero from States.
+	NRestarts uint32
+	// NeedDaemonReload reports that the unit's file changed since the last daemon-reload.
+	// Filled by Unit, false from States.
+	NeedDaemonReload bool
 }
 
 // Loaded reports whether systemd knows the unit from a file (for a Quadlet unit: the

@@ -198,6 +198,24 @@ func (m *Manager) state(unit string) quadlet.UnitState {
 	return st
 }
 
+// Unit implements the unit manager's full state read: NRestarts and NeedDaemonReload (the file
+// differs from what the last Reload saw) included.
+func (m *Manager) Unit(ctx context.Context, unit string) (quadlet.UnitState, error) {
+	if err := m.enter(ctx, "unit"); err != nil {
+		return quadlet.UnitState{}, err
+	}
+	defer m.mu.Unlock()
+	st := m.state(unit)
+	if s := m.services[unit]; s != nil {
+		st.NRestarts = s.nRestarts
+	}
+	name, _ := strings.CutSuffix(unit, ".service")
+	b, err := os.ReadFile(filepath.Join(m.dir, quadlet.FileName(name)))
+	loaded, ok := m.loaded[unit]
+	st.NeedDaemonReload = ok && (err != nil || string(b) != loaded.content) || !ok && err == nil
+	return st, nil
+}
+
 // --- tampering and inspection (not counted) ---
 
 // State returns unit's current state.

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/coreos/go-systemd/v22/dbus"
 	godbus "github.com/godbus/dbus/v5"
@@ -116,17 +117,24 @@ func (m *Manager) States(ctx context.Context, units []string) (map[string]quadle
 	return out, nil
 }
 
-// NRestarts returns how many times systemd restarted a service under its Restart= setting.
-func (m *Manager) NRestarts(ctx context.Context, unit string) (uint32, error) {
-	p, err := m.conn.GetUnitTypePropertyContext(ctx, unit, "Service", "NRestarts")
+// Unit returns the full state of one unit, including NRestarts and NeedDaemonReload. A unit
+// systemd does not know is reported with LoadState "not-found".
+func (m *Manager) Unit(ctx context.Context, unit string) (quadlet.UnitState, error) {
+	props, err := m.conn.GetUnitPropertiesContext(ctx, unit)
 	if err != nil {
-		return 0, fmt.Errorf("systemd: NRestarts of %s: %w", unit, mapErr(err))
+		return quadlet.UnitState{}, fmt.Errorf("systemd: properties of %s: %w", unit, mapErr(err))
 	}
-	n, ok := p.Value.Value().(uint32)
-	if !ok {
-		return 0, fmt.Errorf("systemd: NRestarts of %s: unexpected type %T", unit, p.Value.Value())
+	str := func(k string) string { v, _ := props[k].(string); return v }
+	st := quadlet.UnitState{Name: unit, LoadState: str("LoadState"), ActiveState: str("ActiveState"), SubState: str("SubState")}
+	st.NeedDaemonReload, _ = props["NeedDaemonReload"].(bool)
+	if strings.HasSuffix(unit, ".service") && st.LoadState == "loaded" {
+		p, err := m.conn.GetUnitTypePropertyContext(ctx, unit, "Service", "NRestarts")
+		if err != nil {
+			return st, fmt.Errorf("systemd: NRestarts of %s: %w", unit, mapErr(err))
+		}
+		st.NRestarts, _ = p.Value.Value().(uint32)
 	}
-	return n, nil
+	return st, nil
 }
 
 type jobFunc func(ctx context.Context, name, mode string, ch chan<- string) (int, error)

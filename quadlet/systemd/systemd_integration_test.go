@@ -107,15 +107,25 @@ func TestUnitLifecycle(t *testing.T) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		n, err := m.NRestarts(ctx, unit)
-		st, _ = m.States(ctx, []string{unit})
-		if err == nil && n >= 1 && st[unit].ActiveState == "active" {
+		u, err := m.Unit(ctx, unit)
+		if err == nil && u.NRestarts >= 1 && u.ActiveState == "active" {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not restarted: NRestarts=%d %v state %+v", n, err, st[unit])
+			t.Fatalf("not restarted: %+v %v", u, err)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	// A changed file shows as NeedDaemonReload until the next reload.
+	u := busyboxUnit(2 * time.Second)
+	data, _ := quadlet.Render(name, u, quadlet.Options{})
+	quadlet.WriteIfChanged(filepath.Join(unitDir(t), quadlet.FileName(name)), data, 0o644)
+	if u, err := m.Unit(ctx, unit); err != nil || !u.NeedDaemonReload {
+		t.Fatalf("after a file change: %+v %v, want NeedDaemonReload", u, err)
+	}
+	m.Reload(ctx)
+	if u, err := m.Unit(ctx, unit); err != nil || u.NeedDaemonReload {
+		t.Fatalf("after reload: %+v %v", u, err)
 	}
 	if err := m.Restart(ctx, unit); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os/exec"
 	"slices"
 	"testing"
 	"time"
@@ -228,5 +229,29 @@ func TestEventsStream(t *testing.T) {
 	}
 	cancel()
 	for range events { // the channel closes once ctx ends
+	}
+}
+
+// TestSurvivesPodmanServiceRestart: with the API service and its socket gone, calls fail with
+// ErrUnavailable; once the socket is back, the same Runtime works without reconnecting by hand.
+func TestSurvivesPodmanServiceRestart(t *testing.T) {
+	r := connect(t)
+	ctx := context.Background()
+	systemctl := func(args ...string) {
+		if out, err := exec.Command("systemctl", append([]string{"--user"}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("systemctl %v: %v %s", args, err, out)
+		}
+	}
+	if _, err := r.List(ctx, runtime.ManagedOnly()); err != nil {
+		t.Fatal(err)
+	}
+	systemctl("stop", "podman.socket", "podman.service")
+	t.Cleanup(func() { systemctl("start", "podman.socket") })
+	if _, err := r.List(ctx, runtime.ManagedOnly()); !errors.Is(err, runtime.ErrUnavailable) {
+		t.Fatalf("list with the service gone: %v, want ErrUnavailable", err)
+	}
+	systemctl("start", "podman.socket")
+	if _, err := r.List(ctx, runtime.ManagedOnly()); err != nil {
+		t.Fatalf("list after the socket came back: %v", err)
 	}
 }
