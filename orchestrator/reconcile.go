@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/skerry-dev/skerry/reconciler"
 	"github.com/skerry-dev/skerry/runtime"
 )
 
@@ -66,6 +67,89 @@ func cmpString(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// ReconcileApp runs a pass over one app: one Inspect call observes it, and it gets the action
+// it needs, as in ReconcileAll (backoff honoured). It is what an event about the app triggers.
+// An app the orchestrator does not know is reported with ActionNone and left alone.
+func (o *Orchestrator) ReconcileApp(ctx context.Context, name string) AppReport {
+	s := o.state(name, false)
+	if s == nil {
+		return AppReport{App: name, Reason: "unknown app"}
+	}
+	if err := s.acquire(ctx); err != nil {
+		return AppReport{App: name, Err: err, Reason: "not reached"}
+	}
+	defer s.release()
+	rep, _ := o.ensure(ctx, s, nil, false)
+	return rep
+}
+
+// WatchEvents reacts to src's events until ctx ends: an event about an app queues a pass over
+// that app alone (coalesced: a burst costs at most two passes per app; at most Options.Workers
+// run at once), a pass that meets the crash-loop backoff is queued again for when it expires,
+// and a broken stream is reopened with backoff. Every per-app pass's report goes to onReport
+// (may be nil). The periodic ReconcileAll stays the safety net; run both.
+func (o *Orchestrator) WatchEvents(ctx context.Context, src runtime.EventSource, onReport func(AppReport)) {
+	var keyed *reconciler.Keyed
+	keyed = reconciler.NewKeyed(func(ctx context.Context, app string) {
+		rep := o.ReconcileApp(ctx, app)
+		if !rep.NotBefore.IsZero() {
+			keyed.AddAfter(app, time.Until(rep.NotBefore))
+		}
+		if onReport != nil {
+			onReport(rep)
+		}
+	}, reconciler.KeyedOptions{Workers: o.opts.Workers, Logger: o.log})
+	var wg sync.WaitGroup
+	wg.Go(func() { keyed.Run(ctx) })
+	wg.Go(func() { reconciler.Watch(ctx, AppEvents(src), keyed.Add, reconciler.WatchOptions{Logger: o.log}) })
+	wg.Wait()
+}
+
+// AppEvents adapts a runtime's event stream to the names of the apps that need a look: a
+// container died, was removed, paused, killed for memory, or changed health. Events of
+// skerry's own creates and starts are left out. Use it with reconciler.Watch and
+// reconciler.Keyed to react within a second instead of at the next periodic pass.
+func AppEvents(src runtime.EventSource) func(ctx context.Context) (<-chan string, error) {
+	return func(ctx context.Context) (<-chan string, error) {
+		events, err := src.Events(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make(chan string)
+		go func() {
+			defer close(out)
+			for e := range events {
+				app, ok := EventApp(e)
+				if !ok {
+					continue
+				}
+				select {
+				case out <- app:
+				case <-ctx.Done():
+					for range events { // let the source close its channel
+					}
+					return
+				}
+			}
+		}()
+		return out, nil
+	}
+}
+
+// EventApp returns the app an event is about and whether it calls for a look.
+func EventApp(e runtime.Event) (string, bool) {
+	switch e.Kind {
+	case "died", "remove", "pause", "oom", "health_status", "kill":
+	default:
+		return "", false
+	}
+	app := e.App
+	if app == "" {
+		app = e.Container
+	}
+	return app, app != ""
 }
 
 // runWave calls f for every name, at most Workers at a time, and returns when all are done.

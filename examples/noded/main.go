@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"text/template"
 	"time"
@@ -46,6 +47,7 @@ func main() {
 		rotate    = flag.Int("rotate-every", 3, "rotate the RPC password every N passes")
 		stateDir  = flag.String("state", defaultStateDir(), "directory for rendered configs")
 		uninstall = flag.Bool("uninstall", false, "remove the demo apps and their companions (volumes kept), then exit")
+		events    = flag.Bool("events", true, "react to podman events with per-app passes (the periodic pass stays as resync)")
 		verbose   = flag.Bool("v", false, "log every action")
 	)
 	flag.Parse()
@@ -56,7 +58,7 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, log, config{*socket, *image, *interval, *passes, *rotate, *stateDir, *uninstall}); err != nil {
+	if err := run(ctx, log, config{*socket, *image, *interval, *passes, *rotate, *stateDir, *uninstall, *events}); err != nil {
 		fmt.Fprintln(os.Stderr, "noded:", err)
 		os.Exit(1)
 	}
@@ -70,6 +72,7 @@ type config struct {
 	rotateEvery int
 	stateDir    string
 	uninstall   bool
+	events      bool
 }
 
 func defaultStateDir() string {
@@ -120,6 +123,19 @@ func run(ctx context.Context, log *slog.Logger, cfg config) error {
 	pass := 0
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if cfg.events {
+		// A died/removed/unhealthy container gets its own pass at once; bursts coalesce.
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer cancel()
+		wg.Go(func() {
+			o.WatchEvents(ctx, rt, func(r orchestrator.AppReport) {
+				if r.Action != orchestrator.ActionNone {
+					fmt.Printf("event %s\n", r)
+				}
+			})
+		})
+	}
 	loop := reconciler.New(func(ctx context.Context) (status, error) {
 		r := o.ReconcileAll(ctx)
 		return status{apps: r, companions: comps.Reconcile(ctx)}, r.Err

@@ -50,10 +50,12 @@ type Runtime struct {
 	behaviour  map[string]Behaviour
 	imageBehav map[string]Behaviour
 	nextID     int
+	subs       []chan runtime.Event
 }
 
 var (
 	_ runtime.Runtime      = (*Runtime)(nil)
+	_ runtime.EventSource  = (*Runtime)(nil)
 	_ runtime.HealthRunner = (*Runtime)(nil)
 	_ runtime.LogReader    = (*Runtime)(nil)
 )
@@ -257,6 +259,54 @@ func (r *Runtime) advance(now time.Time) {
 			c.finished = c.dieAt
 			c.dieAt = time.Time{}
 			c.logs = append(c.logs, fmt.Sprintf("fake: process exited with code %d", c.exitCode))
+			r.emit(c, "died")
+		}
+	}
+}
+
+// Events implements runtime.EventSource: create, start, died, health_status, pause and
+// remove events of managed containers, whether the orchestrator or a tampering helper caused
+// them. A subscriber that falls more than 1024 events behind loses events (as a real stream
+// can). The channel closes when ctx ends.
+func (r *Runtime) Events(ctx context.Context) (<-chan runtime.Event, error) {
+	ch := make(chan runtime.Event, 1024)
+	r.mu.Lock()
+	r.subs = append(r.subs, ch)
+	r.mu.Unlock()
+	out := make(chan runtime.Event)
+	go func() {
+		defer close(out)
+		defer func() {
+			r.mu.Lock()
+			r.subs = slices.DeleteFunc(r.subs, func(c chan runtime.Event) bool { return c == ch })
+			r.mu.Unlock()
+		}()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e := <-ch:
+				select {
+				case out <- e:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// emit sends an event about c to every subscriber. Called with r.mu held; never blocks.
+func (r *Runtime) emit(c *container, kind string) {
+	if c.spec.Labels[runtime.LabelManaged] != "true" {
+		return
+	}
+	e := runtime.Event{Container: c.spec.Name, App: c.spec.Labels[runtime.LabelApp], Kind: kind, Time: time.Now()}
+	for _, s := range r.subs {
+		select {
+		case s <- e:
+		default:
 		}
 	}
 }
@@ -341,7 +391,9 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) error 
 	}
 	r.nextID++
 	spec.Labels = maps.Clone(spec.Labels)
-	r.containers[spec.Name] = &container{spec: spec, id: fmt.Sprintf("fake%08d", r.nextID), state: runtime.StateCreated}
+	c := &container{spec: spec, id: fmt.Sprintf("fake%08d", r.nextID), state: runtime.StateCreated}
+	r.containers[spec.Name] = c
+	r.emit(c, "create")
 	return nil
 }
 
@@ -377,6 +429,7 @@ func (r *Runtime) Start(ctx context.Context, name string) error {
 		c.dieAt = now.Add(b.DieAfter)
 	}
 	c.logs = append(c.logs, "fake: started "+c.spec.Image)
+	r.emit(c, "start")
 	return nil
 }
 
@@ -392,6 +445,7 @@ func (r *Runtime) Stop(ctx context.Context, name string, _ time.Duration) error 
 	}
 	if c.state == runtime.StateRunning || c.state == runtime.StatePaused || c.state == runtime.StateStopping {
 		c.halt(0)
+		r.emit(c, "died")
 	}
 	return nil
 }
@@ -415,6 +469,7 @@ func (r *Runtime) Kill(ctx context.Context, name, _ string) error {
 		return fmt.Errorf("fake: kill %q: container is %s", name, c.state)
 	}
 	c.halt(137)
+	r.emit(c, "died")
 	return nil
 }
 
@@ -432,6 +487,7 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts runtime.RemoveOp
 		return fmt.Errorf("fake: remove %q: container is running", name)
 	}
 	delete(r.containers, name)
+	r.emit(c, "remove")
 	if opts.Volumes {
 		for _, m := range c.spec.Mounts {
 			if m.Type == runtime.MountVolume {
@@ -540,6 +596,7 @@ func (r *Runtime) KillExternally(name string) {
 	r.tamper(name, func(c *container) {
 		if c.state == runtime.StateRunning {
 			c.halt(137)
+			r.emit(c, "died")
 		}
 	})
 }
@@ -548,7 +605,10 @@ func (r *Runtime) KillExternally(name string) {
 func (r *Runtime) RemoveExternally(name string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.containers, name)
+	if c, ok := r.containers[name]; ok {
+		delete(r.containers, name)
+		r.emit(c, "remove")
+	}
 }
 
 // PauseExternally pauses a running container.
@@ -556,6 +616,7 @@ func (r *Runtime) PauseExternally(name string) {
 	r.tamper(name, func(c *container) {
 		if c.state == runtime.StateRunning {
 			c.state = runtime.StatePaused
+			r.emit(c, "pause")
 		}
 	})
 }
@@ -565,6 +626,7 @@ func (r *Runtime) SetHealth(name string, h runtime.Health) {
 	r.tamper(name, func(c *container) {
 		if c.state == runtime.StateRunning {
 			c.health = h
+			r.emit(c, "health_status")
 		}
 	})
 }

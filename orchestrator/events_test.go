@@ -1,0 +1,103 @@
+package orchestrator_test
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/skerry-dev/skerry/orchestrator"
+	"github.com/skerry-dev/skerry/runtime"
+	"github.com/skerry-dev/skerry/runtime/fake"
+)
+
+func TestEventsTriggerPerAppPasses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, o := setup(orchestrator.Options{})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		for _, n := range []string{"bitcoind", "lnd", "electrs"} {
+			if _, err := o.Install(ctx, newApp(n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		watching := make(chan struct{})
+		go func() { o.WatchEvents(ctx, rt, nil); close(watching) }()
+		synctest.Wait()
+		rt.ResetCalls()
+
+		rt.KillExternally("lnd")
+		time.Sleep(time.Second) // no periodic pass runs in this test
+		synctest.Wait()
+		assertRunningHealthy(t, rt, "lnd")
+		// Only lnd was looked at: its pass inspected and started it, then waited for it.
+		if rt.Calls(fake.OpList) != 0 || rt.Calls(fake.OpStart) != 1 {
+			t.Fatalf("list=%d start=%d", rt.Calls(fake.OpList), rt.Calls(fake.OpStart))
+		}
+		time.Sleep(orchestrator.DefaultMinUptime) // the restart's own wait for readiness ends
+		synctest.Wait()
+
+		rt.RemoveExternally("electrs")
+		rt.SetHealth("bitcoind", runtime.HealthUnhealthy)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		for _, n := range []string{"bitcoind", "lnd", "electrs"} {
+			assertRunningHealthy(t, rt, n)
+		}
+
+		// A second crash within the backoff waits for it, then is retried without any
+		// periodic pass. First let any backoff expire and restart once.
+		time.Sleep(orchestrator.BackoffMax)
+		rt.KillExternally("lnd")
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		assertRunningHealthy(t, rt, "lnd")
+		rt.KillExternally("lnd") // within at least BackoffInitial of that restart
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if _, obs, _ := rt.Container("lnd"); obs.State == runtime.StateRunning {
+			t.Fatal("restarted inside the crash-loop backoff")
+		}
+		time.Sleep(orchestrator.BackoffMax)
+		synctest.Wait()
+		assertRunningHealthy(t, rt, "lnd")
+		cancel()
+		<-watching // WatchEvents returns once in-flight passes finished
+	})
+}
+
+func TestReconcileAppNoopIsOneCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, o := setup(orchestrator.Options{})
+		ctx := context.Background()
+		o.Install(ctx, newApp("mempool"))
+		rt.ResetCalls()
+		rep := o.ReconcileApp(ctx, "mempool")
+		if rep.Action != orchestrator.ActionNone || rt.TotalCalls() != 1 || rt.Calls(fake.OpInspect) != 1 {
+			t.Fatalf("%v, calls %d", rep, rt.TotalCalls())
+		}
+		if rep := o.ReconcileApp(ctx, "unknown"); rep.Action != orchestrator.ActionNone || rt.TotalCalls() != 1 {
+			t.Fatalf("unknown app: %v", rep)
+		}
+	})
+}
+
+func TestEventApp(t *testing.T) {
+	for _, tc := range []struct {
+		e    runtime.Event
+		app  string
+		want bool
+	}{
+		{runtime.Event{Kind: "died", App: "lnd", Container: "lnd"}, "lnd", true},
+		{runtime.Event{Kind: "remove", Container: "electrs"}, "electrs", true},
+		{runtime.Event{Kind: "health_status", App: "btc"}, "btc", true},
+		{runtime.Event{Kind: "start", App: "lnd"}, "", false},
+		{runtime.Event{Kind: "create", App: "lnd"}, "", false},
+		{runtime.Event{Kind: "died"}, "", false},
+	} {
+		app, ok := orchestrator.EventApp(tc.e)
+		if app != tc.app || ok != tc.want {
+			t.Errorf("%+v: %q %v", tc.e, app, ok)
+		}
+	}
+}

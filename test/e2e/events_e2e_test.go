@@ -1,0 +1,61 @@
+//go:build integration && remote && containers_image_openpgp && exclude_graphdriver_btrfs
+
+package e2e_test
+
+import (
+	"context"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/skerry-dev/skerry/orchestrator"
+	"github.com/skerry-dev/skerry/runtime"
+)
+
+// waitRecovered polls until name runs a new container that passes its check.
+func (n *node) waitRecovered(t *testing.T, name, oldID string, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for time.Since(start) < within {
+		o, err := n.rt.Inspect(context.Background(), name)
+		if err == nil && o.State == runtime.StateRunning && (o.ID != oldID || !o.StartedAt.IsZero()) {
+			if h, err := n.rt.RunHealthCheck(context.Background(), name); err == nil && h == runtime.HealthHealthy {
+				return time.Since(start)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s not recovered within %v", name, within)
+	return 0
+}
+
+// TestEventsRecoverWithoutPeriodicPass: no periodic pass runs here; only the event stream can
+// bring a killed app back. The stream must also survive the podman service going away.
+func TestEventsRecoverWithoutPeriodicPass(t *testing.T) {
+	n := newNode(t)
+	a := app(uniq("events"))
+	n.install(t, a)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go n.o.WatchEvents(ctx, n.rt, nil)
+	time.Sleep(500 * time.Millisecond) // the stream is open
+
+	before := n.mustBeHealthy(t, a.Name)
+	podmanCLI(t, "kill", a.Name)
+	took := n.waitRecovered(t, a.Name, before.ID, 30*time.Second)
+	t.Logf("kill -> running and healthy through events: %v", took)
+
+	// The API service goes away and comes back: the stream is reopened.
+	for _, args := range [][]string{{"stop", "podman.socket", "podman.service"}, {"start", "podman.socket"}} {
+		if out, err := exec.Command("systemctl", append([]string{"--user"}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("systemctl %v: %v %s", args, err, out)
+		}
+	}
+	// Past the watch's reopen backoff (1 s) and the app's crash-loop backoff (10 s after the
+	// first restart), so the second kill is restarted at once.
+	time.Sleep(orchestrator.BackoffInitial + time.Second)
+	before = n.mustBeHealthy(t, a.Name)
+	podmanCLI(t, "kill", a.Name)
+	took = n.waitRecovered(t, a.Name, before.ID, 30*time.Second)
+	t.Logf("after the service restart, kill -> recovered: %v", took)
+}
