@@ -16,7 +16,8 @@
 //     systemd manager over D-Bus, and companion installs, removes and reconciles companions
 //     through both, so that systemd (Restart=always) supervises them even when the embedding
 //     daemon crashes.
-//   - reconciler runs passes: one at once, then every interval, and on Trigger.
+//   - reconciler runs passes: one at once, then every interval, and on Trigger; Keyed and Watch
+//     turn an event stream into coalesced per-app passes (Orchestrator.WatchEvents wires them).
 //
 // A daemon wires them as examples/simulate shows (fake runtime, runs anywhere) and
 // examples/noded does against real Podman and systemd.

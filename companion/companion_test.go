@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/skerry-dev/skerry/companion"
 	"github.com/skerry-dev/skerry/health"
@@ -323,4 +325,28 @@ func TestFakeUnitReportsReloadAndRestarts(t *testing.T) {
 	if u, _ := e.units.Unit(ctx, "app-ui.service"); !u.NeedDaemonReload {
 		t.Fatalf("changed file: %+v", u)
 	}
+}
+
+func TestUnitChangesTriggerOneUnitPasses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := setup(t, companion.Options{})
+		ctx, cancel := context.WithCancel(context.Background())
+		e.m.Register("bitcoind", uiSpec("bitcoind-ui"))
+		e.m.Register("lnd", uiSpec("lnd-ui"))
+		e.m.Install(ctx, "bitcoind")
+		e.m.Install(ctx, "lnd")
+		watching := make(chan struct{})
+		go func() { e.m.WatchUnits(ctx, e.units.UnitChanges); close(watching) }()
+		synctest.Wait()
+		starts := e.units.Calls("start")
+
+		e.units.StopExternally("lnd-ui.service") // `systemctl --user stop lnd-ui` by hand
+		time.Sleep(time.Second)                  // no periodic Reconcile runs in this test
+		synctest.Wait()
+		if st := e.units.State("lnd-ui.service"); !st.Active() || e.units.Calls("start") != starts+1 {
+			t.Fatalf("after the stop: %+v, starts %d", st, e.units.Calls("start")-starts)
+		}
+		cancel()
+		<-watching
+	})
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/skerry-dev/skerry/quadlet"
+	"github.com/skerry-dev/skerry/reconciler"
 	"github.com/skerry-dev/skerry/runtime"
 )
 
@@ -333,6 +334,49 @@ type UnitReport struct {
 // whose file was tampered with is restarted. Unit states are read in one call. It never stops
 // at a failing unit; the returned reports are sorted by unit.
 func (m *Manager) Reconcile(ctx context.Context) []UnitReport {
+	return m.reconcile(ctx, func(string) bool { return true })
+}
+
+// ReconcileUnit is Reconcile for one unit ("bitcoind-ui.service"): what a change of that
+// unit's state triggers. A unit that is not a registered companion is ignored (nil).
+func (m *Manager) ReconcileUnit(ctx context.Context, unit string) []UnitReport {
+	return m.reconcile(ctx, func(u string) bool { return u == unit })
+}
+
+// WatchUnits reacts to unit state changes until ctx ends: a change of a companion's unit
+// (stopped by hand, failed, gone) queues a pass over that unit alone, coalesced, and a broken
+// stream is reopened with backoff. changes is typically (*systemd.Manager).UnitChanges.
+// Respawns under Restart= are left to systemd and its RestartSec. The periodic Reconcile stays
+// the safety net.
+func (m *Manager) WatchUnits(ctx context.Context, changes func(ctx context.Context) (<-chan string, error)) {
+	keyed := reconciler.NewKeyed(func(ctx context.Context, unit string) { m.ReconcileUnit(ctx, unit) },
+		reconciler.KeyedOptions{Workers: 1, Logger: m.log})
+	var wg sync.WaitGroup
+	wg.Go(func() { keyed.Run(ctx) })
+	wg.Go(func() {
+		reconciler.Watch(ctx, changes, func(unit string) {
+			if m.isCompanion(unit) {
+				keyed.Add(unit)
+			}
+		}, reconciler.WatchOptions{Logger: m.log})
+	})
+	wg.Wait()
+}
+
+func (m *Manager) isCompanion(unit string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, rs := range m.apps {
+		for _, r := range rs {
+			if r.unit() == unit {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (m *Manager) reconcile(ctx context.Context, want func(unit string) bool) []UnitReport {
 	m.op.Lock()
 	defer m.op.Unlock()
 	m.mu.Lock()
@@ -340,11 +384,16 @@ func (m *Manager) Reconcile(ctx context.Context) []UnitReport {
 	appOf := map[string]string{}
 	for app, rs := range m.apps {
 		for _, r := range rs {
-			all = append(all, r)
-			appOf[r.unit()] = app
+			if want(r.unit()) {
+				all = append(all, r)
+				appOf[r.unit()] = app
+			}
 		}
 	}
 	m.mu.Unlock()
+	if len(all) == 0 {
+		return nil
+	}
 	slices.SortFunc(all, func(a, b rendered) int { return strings.Compare(a.spec.Name, b.spec.Name) })
 
 	reports := make([]UnitReport, 0, len(all))

@@ -519,3 +519,26 @@ func TestImagePulledWhenMissing(t *testing.T) {
 		}
 	})
 }
+
+// TestColdStartIsNotServedInWaves: the worker bound limits acting, not waiting for readiness,
+// so 20 cold apps with 4 workers become ready in about one MinUptime, not five.
+func TestColdStartIsNotServedInWaves(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, o := setup(orchestrator.Options{Workers: 4})
+		ctx := context.Background()
+		var apps []orchestrator.App
+		for i := range 20 {
+			apps = append(apps, newApp(fmt.Sprintf("app%02d", i)))
+		}
+		if err := o.RegisterAll(ctx, apps...); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if rep := o.ReconcileAll(ctx); !rep.Converged() || rep.Acted() != 20 {
+			t.Fatal(rep)
+		}
+		if took := time.Since(start); took > orchestrator.DefaultMinUptime+time.Second {
+			t.Fatalf("cold start of 20 apps with 4 workers took %v of fake time, want about one MinUptime (%v)", took, orchestrator.DefaultMinUptime)
+		}
+	})
+}

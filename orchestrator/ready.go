@@ -40,6 +40,7 @@ func (o *Orchestrator) currentHealth(ctx context.Context, s *appState, obs runti
 // Polling starts at 50 ms and doubles up to 1 s.
 func (o *Orchestrator) waitReady(ctx context.Context, s *appState) error {
 	name, check := s.spec.Name, s.app.Health.WithDefaults()
+	defer yieldSlot(ctx)() // waiting needs no worker slot
 	ctx, cancel := context.WithTimeout(ctx, s.app.readyTimeout())
 	defer cancel()
 	minUptime := s.app.minUptime()

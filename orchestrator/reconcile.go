@@ -45,7 +45,7 @@ func (o *Orchestrator) ReconcileAll(ctx context.Context) Report {
 		}
 	}
 	for _, wave := range waves(deps) {
-		o.runWave(ctx, wave, func(name string) {
+		o.runWave(ctx, wave, func(ctx context.Context, name string) {
 			s := states[name]
 			obs, ok := byName[name]
 			if !ok {
@@ -152,18 +152,59 @@ func EventApp(e runtime.Event) (string, bool) {
 	return app, app != ""
 }
 
-// runWave calls f for every name, at most Workers at a time, and returns when all are done.
-func (o *Orchestrator) runWave(ctx context.Context, names []string, f func(string)) {
+// runWave calls f for every name, at most Workers at a time acting, and returns when all are
+// done. A worker gives its slot back while it only waits for a started app to become ready (see
+// slot), so a cold start of many apps is not served in waves of Workers.
+func (o *Orchestrator) runWave(ctx context.Context, names []string, f func(context.Context, string)) {
 	sem := make(chan struct{}, o.opts.Workers)
 	var wg sync.WaitGroup
 	for _, name := range names {
-		sem <- struct{}{}
+		sl := &slot{sem: sem}
+		if err := sl.acquire(ctx); err != nil {
+			break
+		}
 		wg.Go(func() {
-			defer func() { <-sem }()
-			f(name)
+			defer sl.release()
+			f(context.WithValue(ctx, slotKey{}, sl), name)
 		})
 	}
 	wg.Wait()
+}
+
+// slot is one worker slot of a pass, owned by one goroutine.
+type slot struct {
+	sem  chan struct{}
+	held bool
+}
+
+type slotKey struct{}
+
+func (s *slot) acquire(ctx context.Context) error {
+	select {
+	case s.sem <- struct{}{}:
+		s.held = true
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *slot) release() {
+	if s.held {
+		<-s.sem
+		s.held = false
+	}
+}
+
+// yieldSlot gives the caller's worker slot back, if it has one, and returns the function that
+// takes one again.
+func yieldSlot(ctx context.Context) func() {
+	sl, _ := ctx.Value(slotKey{}).(*slot)
+	if sl == nil || !sl.held {
+		return func() {}
+	}
+	sl.release()
+	return func() { _ = sl.acquire(ctx) }
 }
 
 // reconcileOne handles one app within a pass. obs comes from the pass's List call; it is

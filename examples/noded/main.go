@@ -47,7 +47,8 @@ func main() {
 		rotate    = flag.Int("rotate-every", 3, "rotate the RPC password every N passes")
 		stateDir  = flag.String("state", defaultStateDir(), "directory for rendered configs")
 		uninstall = flag.Bool("uninstall", false, "remove the demo apps and their companions (volumes kept), then exit")
-		events    = flag.Bool("events", true, "react to podman events with per-app passes (the periodic pass stays as resync)")
+		events    = flag.Bool("events", true, "react to podman events and unit state changes with per-app passes (the periodic pass stays as resync)")
+		extra     = flag.Int("apps", 0, "also manage this many filler apps (busybox httpd), e.g. to measure the footprint")
 		verbose   = flag.Bool("v", false, "log every action")
 	)
 	flag.Parse()
@@ -58,7 +59,7 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, log, config{*socket, *image, *interval, *passes, *rotate, *stateDir, *uninstall, *events}); err != nil {
+	if err := run(ctx, log, config{*socket, *image, *interval, *passes, *rotate, *stateDir, *uninstall, *events, *extra}); err != nil {
 		fmt.Fprintln(os.Stderr, "noded:", err)
 		os.Exit(1)
 	}
@@ -73,6 +74,7 @@ type config struct {
 	stateDir    string
 	uninstall   bool
 	events      bool
+	extraApps   int
 }
 
 func defaultStateDir() string {
@@ -104,6 +106,7 @@ func run(ctx context.Context, log *slog.Logger, cfg config) error {
 	rotation := 0
 	password := func() string { return fmt.Sprintf("rpc-password-%d", rotation) }
 	apps, ui := demoApps(cfg.image, cfg.stateDir, password)
+	apps = append(apps, fillerApps(cfg.image, cfg.extraApps)...)
 	if err := comps.Register("bitcoind-demo", ui); err != nil {
 		return err
 	}
@@ -111,7 +114,11 @@ func run(ctx context.Context, log *slog.Logger, cfg config) error {
 		return err
 	}
 	if cfg.uninstall {
-		for _, a := range []string{"lnd-demo", "bitcoind-demo"} {
+		var names []string
+		for _, a := range apps {
+			names = append([]string{a.Name}, names...) // dependants first
+		}
+		for _, a := range names {
 			if _, err := o.Uninstall(ctx, a, orchestrator.UninstallOptions{}); err != nil {
 				return err
 			}
@@ -135,6 +142,8 @@ func run(ctx context.Context, log *slog.Logger, cfg config) error {
 				}
 			})
 		})
+		// A companion stopped or failed under systemd gets a pass of its own at once.
+		wg.Go(func() { comps.WatchUnits(ctx, units.UnitChanges) })
 	}
 	loop := reconciler.New(func(ctx context.Context) (status, error) {
 		r := o.ReconcileAll(ctx)
@@ -231,4 +240,18 @@ func demoApps(image, stateDir string, password func() string) ([]orchestrator.Ap
 		StopTimeout: time.Second,
 	}
 	return []orchestrator.App{btc, lnd}, ui
+}
+
+// fillerApps returns n busybox httpd apps without ports or hooks.
+func fillerApps(image string, n int) []orchestrator.App {
+	apps := make([]orchestrator.App, n)
+	for i := range apps {
+		apps[i] = orchestrator.App{
+			Name: fmt.Sprintf("filler-%03d", i),
+			Container: runtime.ContainerSpec{Image: image, Command: []string{"httpd", "-f", "-p", "8080", "-h", "/www"},
+				StopTimeout: time.Second},
+			Health: health.Check{Exec: []string{"wget", "-q", "-O-", "http://127.0.0.1:8080/"}, Interval: 30 * time.Second},
+		}
+	}
+	return apps
 }

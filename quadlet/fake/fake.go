@@ -26,6 +26,7 @@ type Manager struct {
 	services map[string]*service
 	calls    map[string]int
 	fail     map[string]error // verb -> error for the next call
+	subs     []chan string
 }
 
 type unitFile struct {
@@ -117,6 +118,7 @@ func (m *Manager) Start(ctx context.Context, unit string) error {
 		return fmt.Errorf("fake systemd: start %s: %w", unit, quadlet.ErrNoSuchUnit)
 	}
 	m.service(unit).active = "active"
+	m.changed(unit)
 	return nil
 }
 
@@ -140,6 +142,7 @@ func (m *Manager) Stop(ctx context.Context, unit string) error {
 		if _, ok := m.loaded[unit]; !ok {
 			delete(m.services, unit)
 		}
+		m.changed(unit)
 	}
 	return nil
 }
@@ -216,6 +219,47 @@ func (m *Manager) Unit(ctx context.Context, unit string) (quadlet.UnitState, err
 	return st, nil
 }
 
+// UnitChanges streams the names of units whose state changed (by a call or a tampering helper)
+// until ctx ends. A reader more than 256 changes behind loses some, as with systemd's signals.
+func (m *Manager) UnitChanges(ctx context.Context) (<-chan string, error) {
+	ch := make(chan string, 256)
+	m.mu.Lock()
+	m.subs = append(m.subs, ch)
+	m.mu.Unlock()
+	out := make(chan string)
+	go func() {
+		defer close(out)
+		defer func() {
+			m.mu.Lock()
+			m.subs = slices.DeleteFunc(m.subs, func(c chan string) bool { return c == ch })
+			m.mu.Unlock()
+		}()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case u := <-ch:
+				select {
+				case out <- u:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// changed notifies subscribers about unit. Called with m.mu held; never blocks.
+func (m *Manager) changed(unit string) {
+	for _, s := range m.subs {
+		select {
+		case s <- unit:
+		default:
+		}
+	}
+}
+
 // --- tampering and inspection (not counted) ---
 
 // State returns unit's current state.
@@ -239,6 +283,7 @@ func (m *Manager) Kill(unit string) {
 		return
 	}
 	s.active = "failed"
+	m.changed(unit)
 }
 
 // StopExternally stops a service behind the caller's back (`systemctl --user stop`).
@@ -247,6 +292,7 @@ func (m *Manager) StopExternally(unit string) {
 	defer m.mu.Unlock()
 	if s := m.services[unit]; s != nil {
 		s.active = "inactive"
+		m.changed(unit)
 	}
 }
 

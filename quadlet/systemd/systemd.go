@@ -137,6 +137,39 @@ func (m *Manager) Unit(ctx context.Context, unit string) (quadlet.UnitState, err
 	return st, nil
 }
 
+// UnitChanges streams the names of units whose sub-state changed, from systemd's
+// PropertiesChanged signals (no polling), until ctx ends; the channel is closed then. Only one
+// stream per Manager: a second call replaces the first's subscription. Changes are delivered
+// without blocking the connection: when the reader falls behind, some are dropped, so use it to
+// trigger passes, never to track state.
+func (m *Manager) UnitChanges(ctx context.Context) (<-chan string, error) {
+	if err := m.conn.Subscribe(); err != nil {
+		return nil, fmt.Errorf("systemd: subscribe: %w", err)
+	}
+	updates := make(chan *dbus.SubStateUpdate, 256)
+	errs := make(chan error, 16)
+	m.conn.SetSubStateSubscriber(updates, errs)
+	out := make(chan string)
+	go func() {
+		defer close(out)
+		defer m.conn.SetSubStateSubscriber(nil, nil)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-errs: // the subscriber's buffer overflowed; the next change still arrives
+			case u := <-updates:
+				select {
+				case out <- u.UnitName:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
 type jobFunc func(ctx context.Context, name, mode string, ch chan<- string) (int, error)
 
 // job enqueues a job in "replace" mode and waits for its result or ctx. The result channel is

@@ -59,3 +59,28 @@ func TestEventsRecoverWithoutPeriodicPass(t *testing.T) {
 	took = n.waitRecovered(t, a.Name, before.ID, 30*time.Second)
 	t.Logf("after the service restart, kill -> recovered: %v", took)
 }
+
+// TestStoppedCompanionRestartedByUnitEvents: no periodic reconcile runs; the user manager's
+// state-change signal alone brings a companion stopped by hand back.
+func TestStoppedCompanionRestartedByUnitEvents(t *testing.T) {
+	n := newNode(t)
+	a := app(uniq("unitev"))
+	n.install(t, a, ui(a.Name))
+	ctx, cancel := context.WithCancel(context.Background())
+	watching := make(chan struct{})
+	go func() { n.comps.WatchUnits(ctx, n.units.UnitChanges); close(watching) }()
+	defer func() { cancel(); <-watching }()
+	time.Sleep(500 * time.Millisecond)
+	unit := a.Name + "-ui.service"
+	start := time.Now()
+	if out, err := exec.Command("systemctl", "--user", "stop", unit).CombinedOutput(); err != nil {
+		t.Fatalf("systemctl stop: %v %s", err, out)
+	}
+	for n.unitState(t, unit).ActiveState != "active" {
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("companion not restarted: %+v", n.unitState(t, unit))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("stopped by hand -> active again through unit events: %v", time.Since(start))
+}
