@@ -340,8 +340,16 @@ func TestUnitChangesTriggerOneUnitPasses(t *testing.T) {
 		synctest.Wait()
 		starts := e.units.Calls("start")
 
-		e.units.StopExternally("lnd-ui.service") // `systemctl --user stop lnd-ui` by hand
-		time.Sleep(time.Second)                  // no periodic Reconcile runs in this test
+		// `systemctl --user stop lnd-ui` by hand: while the stop is in flight skerry must not
+		// start the unit (its start job would cancel the stop job); once stopped, it must.
+		e.units.Deactivate("lnd-ui.service")
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if e.units.Calls("start") != starts {
+			t.Fatal("started a unit in the middle of its stop")
+		}
+		e.units.StopExternally("lnd-ui.service")
+		time.Sleep(time.Second) // no periodic Reconcile runs in this test
 		synctest.Wait()
 		if st := e.units.State("lnd-ui.service"); !st.Active() || e.units.Calls("start") != starts+1 {
 			t.Fatalf("after the stop: %+v, starts %d", st, e.units.Calls("start")-starts)

@@ -256,6 +256,9 @@ func (m *Manager) converge(ctx context.Context, rs []rendered, reload bool, rest
 		st := states[name]
 		rep := unitReport{state: st, action: "none"}
 		switch {
+		case st.ActiveState == "deactivating":
+			// A stop is in flight (a user's, systemd's or ours): starting now would cancel its
+			// job. The unit's next state change, or the next pass, decides.
 		case st.Active() && restart[name]:
 			rep.action, rep.err = "restarted", m.units.Restart(ctx, name)
 		case !st.Active():

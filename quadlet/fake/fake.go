@@ -286,6 +286,17 @@ func (m *Manager) Kill(unit string) {
 	m.changed(unit)
 }
 
+// Deactivate puts a service in the middle of a stop (ActiveState "deactivating"), as
+// `systemctl stop` of a slow service does; StopExternally completes it.
+func (m *Manager) Deactivate(unit string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s := m.services[unit]; s != nil {
+		s.active = "deactivating"
+		m.changed(unit)
+	}
+}
+
 // StopExternally stops a service behind the caller's back (`systemctl --user stop`).
 func (m *Manager) StopExternally(unit string) {
 	m.mu.Lock()
