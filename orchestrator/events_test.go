@@ -91,6 +91,8 @@ func TestEventApp(t *testing.T) {
 		{runtime.Event{Kind: "died", App: "lnd", Container: "lnd"}, "lnd", true},
 		{runtime.Event{Kind: "remove", Container: "electrs"}, "electrs", true},
 		{runtime.Event{Kind: "health_status", App: "btc"}, "btc", true},
+		{runtime.Event{Kind: "health_status", App: "btc", Health: runtime.HealthUnhealthy}, "btc", true},
+		{runtime.Event{Kind: "health_status", App: "btc", Health: runtime.HealthHealthy}, "", false},
 		{runtime.Event{Kind: "start", App: "lnd"}, "", false},
 		{runtime.Event{Kind: "create", App: "lnd"}, "", false},
 		{runtime.Event{Kind: "died"}, "", false},

@@ -140,16 +140,13 @@ func (o *Orchestrator) Apps() []string {
 	defer o.mu.Unlock()
 	var out []string
 	for name, s := range o.apps {
-		if s.desiredSnapshot() {
+		if s.desired { // desired is written under o.mu (and the app's lock)
 			out = append(out, name)
 		}
 	}
 	slices.Sort(out)
 	return out
 }
-
-// desiredSnapshot is read under o.mu; desired is only changed under both o.mu and the app lock.
-func (s *appState) desiredSnapshot() bool { return s.desired }
 
 // Register records app as desired without acting; the next pass brings it up. A daemon calls it
 // for every app at start-up, before the reconciler's first pass. It validates app first.

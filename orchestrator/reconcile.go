@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,19 +55,9 @@ func (o *Orchestrator) ReconcileAll(ctx context.Context) Report {
 			add(o.reconcileOne(ctx, s, obs, gens[name]))
 		})
 	}
-	slices.SortFunc(rep.Apps, func(a, b AppReport) int { return cmpString(a.App, b.App) })
+	slices.SortFunc(rep.Apps, func(a, b AppReport) int { return strings.Compare(a.App, b.App) })
 	rep.Duration = time.Since(rep.Start)
 	return rep
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // ReconcileApp runs a pass over one app: one Inspect call observes it, and it gets the action
@@ -138,10 +129,16 @@ func AppEvents(src runtime.EventSource) func(ctx context.Context) (<-chan string
 	}
 }
 
-// EventApp returns the app an event is about and whether it calls for a look.
+// EventApp returns the app an event is about and whether it calls for a look. A health_status
+// event counts only when it reports unhealthy (or does not say): podman emits one for every
+// check run, and a passing check needs no pass.
 func EventApp(e runtime.Event) (string, bool) {
 	switch e.Kind {
-	case "died", "remove", "pause", "oom", "health_status", "kill":
+	case "died", "remove", "pause", "oom", "kill":
+	case "health_status":
+		if e.Health != runtime.HealthUnhealthy && e.Health != runtime.HealthUnknown {
+			return "", false
+		}
 	default:
 		return "", false
 	}

@@ -115,7 +115,10 @@ type Event struct {
 	App string
 	// Kind is the engine's event name: create, start, died, health_status, remove, ...
 	Kind string
-	Time time.Time
+	// Health is the reported status of a health_status event (HealthUnknown when the engine
+	// does not say).
+	Health Health
+	Time   time.Time
 }
 
 // HealthRunner is implemented by runtimes that can run a container's native health check on

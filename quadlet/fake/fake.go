@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/skerry-dev/skerry/internal/broadcast"
 	"github.com/skerry-dev/skerry/quadlet"
 )
 
@@ -26,7 +27,7 @@ type Manager struct {
 	services map[string]*service
 	calls    map[string]int
 	fail     map[string]error // verb -> error for the next call
-	subs     []chan string
+	changes  broadcast.Broadcaster[string]
 }
 
 type unitFile struct {
@@ -222,43 +223,11 @@ func (m *Manager) Unit(ctx context.Context, unit string) (quadlet.UnitState, err
 // UnitChanges streams the names of units whose state changed (by a call or a tampering helper)
 // until ctx ends. A reader more than 256 changes behind loses some, as with systemd's signals.
 func (m *Manager) UnitChanges(ctx context.Context) (<-chan string, error) {
-	ch := make(chan string, 256)
-	m.mu.Lock()
-	m.subs = append(m.subs, ch)
-	m.mu.Unlock()
-	out := make(chan string)
-	go func() {
-		defer close(out)
-		defer func() {
-			m.mu.Lock()
-			m.subs = slices.DeleteFunc(m.subs, func(c chan string) bool { return c == ch })
-			m.mu.Unlock()
-		}()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case u := <-ch:
-				select {
-				case out <- u:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
-	return out, nil
+	return m.changes.Subscribe(ctx, 256), nil
 }
 
 // changed notifies subscribers about unit. Called with m.mu held; never blocks.
-func (m *Manager) changed(unit string) {
-	for _, s := range m.subs {
-		select {
-		case s <- unit:
-		default:
-		}
-	}
-}
+func (m *Manager) changed(unit string) { m.changes.Send(unit) }
 
 // --- tampering and inspection (not counted) ---
 

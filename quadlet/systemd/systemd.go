@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/coreos/go-systemd/v22/dbus"
@@ -31,7 +32,8 @@ const (
 // Manager is a connection to one systemd manager. It is safe for concurrent use. Close it when
 // done.
 type Manager struct {
-	conn *dbus.Conn
+	conn  *dbus.Conn
+	scope Scope
 }
 
 // New connects to the manager of scope. The user manager is reached on
@@ -52,7 +54,7 @@ func New(ctx context.Context, scope Scope) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("systemd: connect: %w", err)
 	}
-	return &Manager{conn: conn}, nil
+	return &Manager{conn: conn, scope: scope}, nil
 }
 
 // Close closes the connection.
@@ -137,37 +139,90 @@ func (m *Manager) Unit(ctx context.Context, unit string) (quadlet.UnitState, err
 	return st, nil
 }
 
-// UnitChanges streams the names of units whose sub-state changed, from systemd's
-// PropertiesChanged signals (no polling), until ctx ends; the channel is closed then. Only one
-// stream per Manager: a second call replaces the first's subscription. Changes are delivered
-// without blocking the connection: when the reader falls behind, some are dropped, so use it to
-// trigger passes, never to track state.
+// UnitChanges streams the names of units whose active or sub-state changed, until ctx ends; the
+// channel is closed then. It listens to systemd's PropertiesChanged signals on a connection of
+// its own and reads the change from the signal itself: no polling, and no D-Bus call per signal
+// (go-systemd's SetSubStateSubscriber fetches every property of the unit for each signal of
+// every unit, which cost 2.2 % CPU idle on a node with 52 health-checked apps). Changes are for
+// triggering passes, never for tracking state.
 func (m *Manager) UnitChanges(ctx context.Context) (<-chan string, error) {
-	if err := m.conn.Subscribe(); err != nil {
-		return nil, fmt.Errorf("systemd: subscribe: %w", err)
+	conn, err := m.dialSignals()
+	if err != nil {
+		return nil, fmt.Errorf("systemd: unit changes: %w", err)
 	}
-	updates := make(chan *dbus.SubStateUpdate, 256)
-	errs := make(chan error, 16)
-	m.conn.SetSubStateSubscriber(updates, errs)
+	fail := func(err error) (<-chan string, error) {
+		conn.Close()
+		return nil, fmt.Errorf("systemd: unit changes: %w", err)
+	}
+	if err := conn.AddMatchSignalContext(ctx, godbus.WithMatchInterface("org.freedesktop.DBus.Properties"),
+		godbus.WithMatchMember("PropertiesChanged"), godbus.WithMatchArg(0, "org.freedesktop.systemd1.Unit")); err != nil {
+		return fail(err)
+	}
+	// systemd emits unit signals only while some client is subscribed.
+	if err := conn.Object("org.freedesktop.systemd1", "/org/freedesktop/systemd1").
+		CallWithContext(ctx, "org.freedesktop.systemd1.Manager.Subscribe", 0).Store(); err != nil {
+		return fail(err)
+	}
+	sigs := make(chan *godbus.Signal, 256)
+	conn.Signal(sigs)
 	out := make(chan string)
 	go func() {
 		defer close(out)
-		defer m.conn.SetSubStateSubscriber(nil, nil)
+		defer conn.Close()
 		for {
+			var sig *godbus.Signal
 			select {
 			case <-ctx.Done():
 				return
-			case <-errs: // the subscriber's buffer overflowed; the next change still arrives
-			case u := <-updates:
-				select {
-				case out <- u.UnitName:
-				case <-ctx.Done():
-					return
-				}
+			case sig = <-sigs:
+			}
+			if sig == nil || len(sig.Body) < 2 {
+				continue
+			}
+			changed, _ := sig.Body[1].(map[string]godbus.Variant)
+			_, active := changed["ActiveState"]
+			_, sub := changed["SubState"]
+			name := unitName(sig.Path)
+			if (!active && !sub) || name == "" {
+				continue
+			}
+			select {
+			case out <- name:
+			case <-ctx.Done():
+				return
 			}
 		}
 	}()
 	return out, nil
+}
+
+// dialSignals opens a private connection to the manager's bus for signals.
+func (m *Manager) dialSignals() (*godbus.Conn, error) {
+	if m.scope == System {
+		return godbus.ConnectSystemBus()
+	}
+	return godbus.ConnectSessionBus()
+}
+
+// unitName turns a unit's object path (/org/freedesktop/systemd1/unit/lnd_2dui_2eservice) back
+// into its name (lnd-ui.service), undoing the bus escaping ("_" + two hex digits).
+func unitName(path godbus.ObjectPath) string {
+	esc, ok := strings.CutPrefix(string(path), "/org/freedesktop/systemd1/unit/")
+	if !ok {
+		return ""
+	}
+	var b strings.Builder
+	for i := 0; i < len(esc); i++ {
+		if esc[i] == '_' && i+2 < len(esc) {
+			if v, err := strconv.ParseUint(esc[i+1:i+3], 16, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(esc[i])
+	}
+	return b.String()
 }
 
 type jobFunc func(ctx context.Context, name, mode string, ch chan<- string) (int, error)

@@ -159,3 +159,28 @@ func TestFailedStartIsAnError(t *testing.T) {
 		t.Fatalf("start of a unit whose image is missing: %v, want a failed job", err)
 	}
 }
+
+func TestUnitChangesStreamsStateChanges(t *testing.T) {
+	m := connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := fmt.Sprintf("skerry-it-ch-%06d", rand.IntN(1000000))
+	unit := quadlet.ServiceName(name)
+	writeUnit(t, m, name, busyboxUnit(time.Second))
+	if err := m.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	changes, err := m.UnitChanges(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx, unit); err != nil {
+		t.Fatal(err)
+	}
+	for got := range changes {
+		if got == unit {
+			return
+		}
+	}
+	t.Fatalf("no change of %s seen", unit)
+}

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/skerry-dev/skerry/internal/broadcast"
 	"github.com/skerry-dev/skerry/runtime"
 )
 
@@ -50,7 +51,7 @@ type Runtime struct {
 	behaviour  map[string]Behaviour
 	imageBehav map[string]Behaviour
 	nextID     int
-	subs       []chan runtime.Event
+	events     broadcast.Broadcaster[runtime.Event]
 }
 
 var (
@@ -269,32 +270,7 @@ func (r *Runtime) advance(now time.Time) {
 // them. A subscriber that falls more than 1024 events behind loses events (as a real stream
 // can). The channel closes when ctx ends.
 func (r *Runtime) Events(ctx context.Context) (<-chan runtime.Event, error) {
-	ch := make(chan runtime.Event, 1024)
-	r.mu.Lock()
-	r.subs = append(r.subs, ch)
-	r.mu.Unlock()
-	out := make(chan runtime.Event)
-	go func() {
-		defer close(out)
-		defer func() {
-			r.mu.Lock()
-			r.subs = slices.DeleteFunc(r.subs, func(c chan runtime.Event) bool { return c == ch })
-			r.mu.Unlock()
-		}()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e := <-ch:
-				select {
-				case out <- e:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
-	return out, nil
+	return r.events.Subscribe(ctx, 1024), nil
 }
 
 // emit sends an event about c to every subscriber. Called with r.mu held; never blocks.
@@ -303,12 +279,10 @@ func (r *Runtime) emit(c *container, kind string) {
 		return
 	}
 	e := runtime.Event{Container: c.spec.Name, App: c.spec.Labels[runtime.LabelApp], Kind: kind, Time: time.Now()}
-	for _, s := range r.subs {
-		select {
-		case s <- e:
-		default:
-		}
+	if kind == "health_status" {
+		e.Health = c.health
 	}
+	r.events.Send(e)
 }
 
 // --- runtime.Runtime ---

@@ -3,6 +3,7 @@
 package podman
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -194,7 +195,7 @@ func (r *Runtime) Create(ctx context.Context, cs runtime.ContainerSpec) error {
 	}
 	for _, p := range cs.Ports {
 		sg.PortMappings = append(sg.PortMappings, types.PortMapping{HostIP: p.HostIP, HostPort: p.HostPort,
-			ContainerPort: p.ContainerPort, Range: max(p.Count, 1), Protocol: cmpOr(p.Protocol, "tcp")})
+			ContainerPort: p.ContainerPort, Range: max(p.Count, 1), Protocol: cmp.Or(p.Protocol, "tcp")})
 	}
 	for _, m := range cs.Mounts {
 		var opts []string
@@ -222,13 +223,6 @@ func (r *Runtime) Create(ctx context.Context, cs runtime.ContainerSpec) error {
 	return nil
 }
 
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
 // Start implements runtime.Containers.
 func (r *Runtime) Start(ctx context.Context, name string) error {
 	if err := containers.Start(r.with(ctx), name, nil); err != nil {
@@ -251,7 +245,7 @@ func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) 
 
 // Kill implements runtime.Containers.
 func (r *Runtime) Kill(ctx context.Context, name, signal string) error {
-	if err := containers.Kill(r.with(ctx), name, new(containers.KillOptions).WithSignal(cmpOr(signal, "SIGKILL"))); err != nil {
+	if err := containers.Kill(r.with(ctx), name, new(containers.KillOptions).WithSignal(cmp.Or(signal, "SIGKILL"))); err != nil {
 		return fmt.Errorf("podman: kill %s: %w", name, mapErr(err, runtime.ErrNotFound))
 	}
 	return nil
@@ -319,7 +313,7 @@ func (r *Runtime) Pull(ctx context.Context, ref string, opts runtime.PullOptions
 
 // Build implements runtime.Images.
 func (r *Runtime) Build(ctx context.Context, opts runtime.BuildOptions) error {
-	file := cmpOr(opts.Containerfile, "Containerfile")
+	file := cmp.Or(opts.Containerfile, "Containerfile")
 	bo := entities.BuildOptions{}
 	bo.ContextDirectory = opts.ContextDir
 	bo.Output = opts.Tag
@@ -415,6 +409,9 @@ func (r *Runtime) Events(ctx context.Context) (<-chan runtime.Event, error) {
 				}
 				ev := runtime.Event{Container: e.Actor.Attributes["name"], App: e.Actor.Attributes[runtime.LabelApp],
 					Kind: string(e.Action), Time: time.Unix(0, e.TimeNano)}
+				if e.HealthStatus != "" {
+					ev.Health = runtime.ParseHealth(e.HealthStatus)
+				}
 				select {
 				case out <- ev:
 				case <-ctx.Done():
