@@ -55,41 +55,9 @@ func (o *Orchestrator) waitReady(ctx context.Context, s *appState) error {
 			}
 			return fmt.Errorf("%s: inspect while waiting: %w", name, err)
 		}
-		now := time.Now()
-		if obs.State != runtime.StateRunning {
-			return o.notReady(s, fmt.Sprintf("container %s (exit code %d) after start", obs.State, obs.ExitCode))
+		if ready, err := o.judge(ctx, s, check, runner, obs, minUptime); ready || err != nil {
+			return err
 		}
-		up := now.Sub(obs.StartedAt) >= minUptime
-		var r health.Result
-		switch check.Kind() {
-		case health.KindNone:
-			if up {
-				o.publish(func() { s.seen = seen{runtime.StateRunning, runtime.HealthNone} })
-				return nil
-			}
-			goto sleep
-		case health.KindExec:
-			h := obs.Health
-			if runner != nil {
-				if h, err = runner.RunHealthCheck(ctx, name); err != nil {
-					h = runtime.HealthUnhealthy
-				}
-			}
-			r = health.Result(h == runtime.HealthHealthy)
-		default:
-			r, _ = o.opts.Prober(check).Probe(ctx)
-		}
-		s.tracker = s.tracker.Observe(check, obs.StartedAt, now, r)
-		switch s.tracker.Status {
-		case health.StatusHealthy:
-			if up {
-				o.publish(func() { s.seen = seen{runtime.StateRunning, runtime.HealthHealthy} })
-				return nil
-			}
-		case health.StatusUnhealthy:
-			return o.notReady(s, "health check failed")
-		}
-	sleep:
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -99,6 +67,45 @@ func (o *Orchestrator) waitReady(ctx context.Context, s *appState) error {
 		}
 		delay = min(2*delay, time.Second)
 	}
+}
+
+// judge weighs one observation of a started app: ready (its check passed, or it has none, and
+// it has run for minUptime), not yet (false, nil), or failed (it stopped running, or its check
+// committed unhealthy).
+func (o *Orchestrator) judge(ctx context.Context, s *appState, check health.Check, runner runtime.HealthRunner, obs runtime.Observation, minUptime time.Duration) (bool, error) {
+	if obs.State != runtime.StateRunning {
+		return false, o.notReady(s, fmt.Sprintf("container %s (exit code %d) after start", obs.State, obs.ExitCode))
+	}
+	now := time.Now()
+	verdict := runtime.HealthNone
+	if check.Kind() != health.KindNone {
+		var r health.Result
+		if check.Kind() == health.KindExec {
+			h := obs.Health
+			if runner != nil {
+				var err error
+				if h, err = runner.RunHealthCheck(ctx, s.spec.Name); err != nil {
+					h = runtime.HealthUnhealthy
+				}
+			}
+			r = health.Result(h == runtime.HealthHealthy)
+		} else {
+			r, _ = o.opts.Prober(check).Probe(ctx)
+		}
+		s.tracker = s.tracker.Observe(check, obs.StartedAt, now, r)
+		switch s.tracker.Status {
+		case health.StatusUnhealthy:
+			return false, o.notReady(s, "health check failed")
+		case health.StatusUnknown:
+			return false, nil
+		}
+		verdict = runtime.HealthHealthy
+	}
+	if now.Sub(obs.StartedAt) < minUptime {
+		return false, nil
+	}
+	o.publish(func() { s.seen = seen{runtime.StateRunning, verdict} })
+	return true, nil
 }
 
 func (o *Orchestrator) notReady(s *appState, why string) error {
