@@ -327,6 +327,43 @@ func TestFakeUnitReportsReloadAndRestarts(t *testing.T) {
 	}
 }
 
+func TestWatchUnitsFollowsRegistrations(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := setup(t, companion.Options{})
+		ctx, cancel := context.WithCancel(context.Background())
+		watching := make(chan struct{})
+		go func() { e.m.WatchUnits(ctx, e.units.UnitChanges); close(watching) }()
+		synctest.Wait()
+		// Registered after the watch began: its unit must be watched from now on.
+		e.m.Register("electrs", uiSpec("electrs-ui"))
+		if err := e.m.Install(ctx, "electrs"); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		starts := e.units.Calls("start")
+		e.units.StopExternally("electrs-ui.service")
+		time.Sleep(time.Second) // no periodic Reconcile runs in this test
+		synctest.Wait()
+		if st := e.units.State("electrs-ui.service"); !st.Active() || e.units.Calls("start") != starts+1 {
+			t.Fatalf("after a stop by hand: %+v, starts %d", st, e.units.Calls("start")-starts)
+		}
+		// Removed: stopping it is none of the watch's business any more.
+		if err := e.m.Remove(ctx, "electrs"); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		starts = e.units.Calls("start")
+		e.units.StopExternally("electrs-ui.service")
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if e.units.Calls("start") != starts {
+			t.Fatal("started a removed companion")
+		}
+		cancel()
+		<-watching
+	})
+}
+
 func TestUnitChangesTriggerOneUnitPasses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := setup(t, companion.Options{})

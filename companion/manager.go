@@ -63,10 +63,14 @@ type Manager struct {
 	log    *slog.Logger
 
 	op   sync.Mutex // serializes Install, Remove, Reconcile
-	mu   sync.Mutex // guards apps and good
+	mu   sync.Mutex // guards apps, good and watched
 	apps map[string][]rendered
 	// good holds, per app, the companions last installed successfully: a rollback's target.
 	good map[string][]rendered
+	// watched is the sorted set of every app's companion units; watchedChanged is closed (and
+	// replaced) when it changes, so that WatchUnits watches the new set.
+	watched        []string
+	watchedChanged chan struct{}
 }
 
 // rendered is a validated companion with its unit file's bytes.
@@ -93,7 +97,7 @@ func New(units Units, images runtime.Images, opts Options) (*Manager, error) {
 		opts.Logger = slog.Default()
 	}
 	return &Manager{units: units, images: images, opts: opts, log: opts.Logger,
-		apps: map[string][]rendered{}, good: map[string][]rendered{}}, nil
+		apps: map[string][]rendered{}, good: map[string][]rendered{}, watchedChanged: make(chan struct{})}, nil
 }
 
 // Register records app's companions, replacing earlier ones. It validates and renders every
@@ -140,6 +144,7 @@ func (m *Manager) Register(app string, specs ...Spec) error {
 	} else {
 		m.apps[app] = out
 	}
+	m.noteUnits()
 	return nil
 }
 
@@ -223,6 +228,7 @@ func (m *Manager) rollback(ctx context.Context, app string, rs, good []rendered,
 	}
 	m.mu.Lock()
 	m.apps[app] = good
+	m.noteUnits()
 	m.mu.Unlock()
 	return fmt.Errorf("companions of %s: %w: %w", app, cause, ErrRolledBack)
 }
@@ -315,6 +321,7 @@ func (m *Manager) Remove(ctx context.Context, app string) error {
 	m.mu.Lock()
 	delete(m.apps, app)
 	delete(m.good, app)
+	m.noteUnits()
 	m.mu.Unlock()
 	return nil
 }
@@ -348,22 +355,61 @@ func (m *Manager) ReconcileUnit(ctx context.Context, unit string) []UnitReport {
 
 // WatchUnits reacts to unit state changes until ctx ends: a change of a companion's unit
 // (stopped by hand, failed, gone) queues a pass over that unit alone, coalesced, and a broken
-// stream is reopened with backoff. changes is typically (*systemd.Manager).UnitChanges.
-// Respawns under Restart= are left to systemd and its RestartSec. The periodic Reconcile stays
-// the safety net.
-func (m *Manager) WatchUnits(ctx context.Context, changes func(ctx context.Context) (<-chan string, error)) {
+// stream is reopened with backoff. changes opens a stream of the changes of the given units; it
+// is typically (*systemd.Manager).UnitChanges. The stream is reopened over the new set of
+// units when companions are registered or removed. Respawns under Restart= are left to systemd
+// and its RestartSec. The periodic Reconcile stays the safety net.
+func (m *Manager) WatchUnits(ctx context.Context, changes func(ctx context.Context, units []string) (<-chan string, error)) {
 	keyed := reconciler.NewKeyed(func(ctx context.Context, unit string) { m.ReconcileUnit(ctx, unit) },
 		reconciler.KeyedOptions{Workers: 1, Logger: m.log})
 	var wg sync.WaitGroup
+	defer wg.Wait()
 	wg.Go(func() { keyed.Run(ctx) })
-	wg.Go(func() {
-		reconciler.Watch(ctx, changes, func(unit string) {
-			if m.isCompanion(unit) {
-				keyed.Add(unit)
+	for ctx.Err() == nil {
+		units, changed := m.watchedUnits()
+		setCtx, cancel := context.WithCancel(ctx)
+		wg.Go(func() {
+			select {
+			case <-changed:
+			case <-setCtx.Done():
 			}
-		}, reconciler.WatchOptions{Logger: m.log})
-	})
-	wg.Wait()
+			cancel()
+		})
+		if len(units) > 0 {
+			reconciler.Watch(setCtx, func(ctx context.Context) (<-chan string, error) { return changes(ctx, units) },
+				func(unit string) {
+					if m.isCompanion(unit) {
+						keyed.Add(unit)
+					}
+				}, reconciler.WatchOptions{Logger: m.log})
+		}
+		<-setCtx.Done()
+		cancel()
+	}
+}
+
+// watchedUnits returns the companion units to watch and a channel closed when they change.
+func (m *Manager) watchedUnits() ([]string, <-chan struct{}) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.watched, m.watchedChanged
+}
+
+// noteUnits refreshes watched after apps changed. Called with m.mu held.
+func (m *Manager) noteUnits() {
+	var units []string
+	for _, rs := range m.apps {
+		for _, r := range rs {
+			units = append(units, r.unit())
+		}
+	}
+	slices.Sort(units)
+	if slices.Equal(units, m.watched) {
+		return
+	}
+	m.watched = units
+	close(m.watchedChanged)
+	m.watchedChanged = make(chan struct{})
 }
 
 func (m *Manager) isCompanion(unit string) bool {

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -50,8 +51,18 @@ func main() {
 		events    = flag.Bool("events", true, "react to podman events and unit state changes with per-app passes (the periodic pass stays as resync)")
 		extra     = flag.Int("apps", 0, "also manage this many filler apps (busybox httpd), e.g. to measure the footprint")
 		verbose   = flag.Bool("v", false, "log every action")
+		profile   = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	)
 	flag.Parse()
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "noded:", err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelInfo
@@ -61,6 +72,7 @@ func main() {
 	defer stop()
 	if err := run(ctx, log, config{*socket, *image, *interval, *passes, *rotate, *stateDir, *uninstall, *events, *extra}); err != nil {
 		fmt.Fprintln(os.Stderr, "noded:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }

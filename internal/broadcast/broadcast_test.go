@@ -10,7 +10,8 @@ func TestBroadcast(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var b Broadcaster[int]
 		ctx, cancel := context.WithCancel(context.Background())
-		fast, slow := b.Subscribe(ctx, 10), b.Subscribe(ctx, 1)
+		fast, slow := b.Subscribe(ctx, 10, nil), b.Subscribe(ctx, 1, nil)
+		odd := b.Subscribe(ctx, 10, func(i int) bool { return i%2 == 1 })
 		synctest.Wait()
 		for i := range 3 {
 			b.Send(i) // never blocks, although slow is not read
@@ -23,10 +24,16 @@ func TestBroadcast(t *testing.T) {
 		if got := <-slow; got != 0 {
 			t.Fatalf("slow got %d", got)
 		}
+		if got := <-odd; got != 1 {
+			t.Fatalf("odd got %d, want 1", got)
+		}
 		cancel()
 		for range fast {
 		}
 		for range slow {
+		}
+		for got := range odd {
+			t.Fatalf("odd got %d after 1", got)
 		}
 		synctest.Wait()
 		if len(b.subs) != 0 {

@@ -220,10 +220,11 @@ func (m *Manager) Unit(ctx context.Context, unit string) (quadlet.UnitState, err
 	return st, nil
 }
 
-// UnitChanges streams the names of units whose state changed (by a call or a tampering helper)
-// until ctx ends. A reader more than 256 changes behind loses some, as with systemd's signals.
-func (m *Manager) UnitChanges(ctx context.Context) (<-chan string, error) {
-	return m.changes.Subscribe(ctx, 256), nil
+// UnitChanges streams the names of those of units whose state changed (by a call or a tampering
+// helper) until ctx ends. A reader more than 256 changes behind loses some, as with systemd's
+// signals.
+func (m *Manager) UnitChanges(ctx context.Context, units []string) (<-chan string, error) {
+	return m.changes.Subscribe(ctx, 256, func(unit string) bool { return slices.Contains(units, unit) }), nil
 }
 
 // changed notifies subscribers about unit. Called with m.mu held; never blocks.

@@ -170,17 +170,28 @@ func TestUnitChangesStreamsStateChanges(t *testing.T) {
 	if err := m.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
-	changes, err := m.UnitChanges(ctx)
+	// Another unit, started too, whose changes must not be streamed.
+	other := fmt.Sprintf("skerry-it-ch-%06d", rand.IntN(1000000))
+	writeUnit(t, m, other, busyboxUnit(time.Second))
+	if err := m.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	changes, err := m.UnitChanges(ctx, []string{unit})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx, quadlet.ServiceName(other)); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Start(ctx, unit); err != nil {
 		t.Fatal(err)
 	}
-	for got := range changes {
-		if got == unit {
-			return
+	select {
+	case got := <-changes:
+		if got != unit {
+			t.Fatalf("streamed a change of %s, watching only %s", got, unit)
 		}
+	case <-ctx.Done():
+		t.Fatalf("no change of %s seen", unit)
 	}
-	t.Fatalf("no change of %s seen", unit)
 }

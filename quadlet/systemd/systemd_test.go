@@ -3,18 +3,22 @@ package systemd
 import (
 	"testing"
 
-	"github.com/coreos/go-systemd/v22/dbus"
-	godbus "github.com/godbus/dbus/v5"
+	"pgregory.net/rapid"
 )
 
 func TestUnitNameRoundTrip(t *testing.T) {
 	for _, name := range []string{"lnd-ui.service", "bitcoind_x.service", "a@b.service", "x.y.z.service"} {
-		path := godbus.ObjectPath("/org/freedesktop/systemd1/unit/" + dbus.PathBusEscape(name))
-		if got := unitName(path); got != name {
-			t.Errorf("unitName(%s) = %q, want %q", path, got, name)
+		if got := unitName(unitPath(name)); got != name {
+			t.Errorf("unitName(%s) = %q, want %q", unitPath(name), got, name)
 		}
 	}
 	if unitName("/org/freedesktop/systemd1") != "" {
 		t.Error("the manager's path is not a unit")
 	}
+	rapid.Check(t, func(t *rapid.T) {
+		name := rapid.StringMatching(`[A-Za-z0-9:_.@\\-]{1,40}\.service`).Draw(t, "name")
+		if got := unitName(unitPath(name)); got != name {
+			t.Fatalf("unitName(%s) = %q, want %q", unitPath(name), got, name)
+		}
+	})
 }

@@ -270,7 +270,7 @@ func (r *Runtime) advance(now time.Time) {
 // them. A subscriber that falls more than 1024 events behind loses events (as a real stream
 // can). The channel closes when ctx ends.
 func (r *Runtime) Events(ctx context.Context) (<-chan runtime.Event, error) {
-	return r.events.Subscribe(ctx, 1024), nil
+	return r.events.Subscribe(ctx, 1024, nil), nil
 }
 
 // emit sends an event about c to every subscriber. Called with r.mu held; never blocks.
