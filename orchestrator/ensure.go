@@ -104,6 +104,9 @@ func (o *Orchestrator) decideAndAct(ctx context.Context, s *appState, obs runtim
 		} else if f.Observed.State == runtime.StateRunning && (h == runtime.HealthHealthy || h == runtime.HealthNone) {
 			s.markGood()
 		}
+		if obs.State == runtime.StateRunning {
+			o.watchExit(s)
+		}
 		return d, nil
 	case ActionConflict:
 		return d, fmt.Errorf("%s: %s: %w", name, d.Reason, ErrConflict)
@@ -132,6 +135,7 @@ func (o *Orchestrator) decideAndAct(ctx context.Context, s *appState, obs runtim
 	}
 	if err == nil && d.Action.Starts() {
 		s.markGood()
+		o.watchExit(s)
 	}
 	if err != nil && upgrade {
 		err = o.rollback(ctx, s, err, rep)

@@ -103,3 +103,106 @@ func TestEventApp(t *testing.T) {
 		}
 	}
 }
+
+// silentEvents is an engine whose event stream never delivers: only exit waits see deaths.
+type silentEvents struct{ *fake.Runtime }
+
+func (silentEvents) Events(ctx context.Context) (<-chan runtime.Event, error) {
+	ch := make(chan runtime.Event)
+	go func() { <-ctx.Done(); close(ch) }()
+	return ch, nil
+}
+
+// withoutWaits hides the engine's runtime.ExitWaiter.
+type withoutWaits struct{ runtime.EventSource }
+
+func TestExitWaitsSeeDeathsBeforeEvents(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, o := setup(orchestrator.Options{})
+		ctx, cancel := context.WithCancel(context.Background())
+		for _, n := range []string{"bitcoind", "lnd"} {
+			if _, err := o.Install(ctx, newApp(n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		watching := make(chan struct{})
+		go func() { o.WatchEvents(ctx, silentEvents{rt}, nil); close(watching) }()
+		synctest.Wait()
+		if n := rt.Calls(fake.OpWaitExit); n != 2 {
+			t.Fatalf("%d exit waits open, want one per running app", n)
+		}
+
+		killed := time.Now()
+		rt.KillExternally("lnd")
+		synctest.Wait() // no time passes: the restart must not wait for anything
+		if _, obs, _ := rt.Container("lnd"); obs.State != runtime.StateRunning || !obs.StartedAt.Equal(killed) {
+			t.Fatalf("lnd after its death: %v started %v, want restarted at once", obs.State, obs.StartedAt.Sub(killed))
+		}
+		rt.RemoveExternally("bitcoind")
+		synctest.Wait()
+		if _, obs, ok := rt.Container("bitcoind"); !ok || obs.State != runtime.StateRunning {
+			t.Fatalf("bitcoind after its removal: %v (exists=%v), want recreated at once", obs.State, ok)
+		}
+
+		// Re-armed once ready (readiness polls back off to 1 s): a second death is seen too,
+		// and waits for the crash-loop backoff without reopening a wait on the dead container.
+		time.Sleep(orchestrator.DefaultMinUptime + time.Second)
+		synctest.Wait()
+		if n := rt.Calls(fake.OpWaitExit); n != 4 {
+			t.Fatalf("%d exit waits opened, want 2 + 1 per restart", n)
+		}
+		inspects := rt.Calls(fake.OpInspect)
+		rt.KillExternally("lnd") // 3 s after its restart: inside the backoff that restart began
+		synctest.Wait()
+		if rt.Calls(fake.OpInspect) == inspects {
+			t.Fatal("the second death was not looked at")
+		}
+		waits := rt.Calls(fake.OpWaitExit)
+		time.Sleep(orchestrator.BackoffInitial / 2)
+		synctest.Wait()
+		if _, obs, _ := rt.Container("lnd"); obs.State == runtime.StateRunning {
+			t.Fatal("restarted inside the crash-loop backoff")
+		}
+		if n := rt.Calls(fake.OpWaitExit) - waits; n != 0 {
+			t.Fatalf("%d waits opened on a container kept down", n)
+		}
+		time.Sleep(orchestrator.BackoffInitial)
+		synctest.Wait()
+		assertRunningHealthy(t, rt, "lnd")
+
+		// Uninstalled: its wait ends with the container, and none is opened again.
+		if _, err := o.Uninstall(ctx, "lnd", orchestrator.UninstallOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		waits = rt.Calls(fake.OpWaitExit)
+		o.ReconcileAll(ctx)
+		synctest.Wait()
+		if n := rt.Calls(fake.OpWaitExit) - waits; n != 0 {
+			t.Fatalf("%d waits opened after the uninstall", n)
+		}
+		cancel()
+		<-watching // every wait ended: the bubble would report a leaked one
+	})
+}
+
+func TestWithoutExitWaitsDeathsWaitForEvents(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, o := setup(orchestrator.Options{})
+		ctx, cancel := context.WithCancel(context.Background())
+		if _, err := o.Install(ctx, newApp("lnd")); err != nil {
+			t.Fatal(err)
+		}
+		watching := make(chan struct{})
+		go func() { o.WatchEvents(ctx, withoutWaits{silentEvents{rt}}, nil); close(watching) }()
+		synctest.Wait()
+		rt.KillExternally("lnd")
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if _, obs, _ := rt.Container("lnd"); obs.State == runtime.StateRunning || rt.Calls(fake.OpWaitExit) != 0 {
+			t.Fatalf("lnd %v, %d waits: the exit waits of a runtime that is no ExitWaiter", obs.State, rt.Calls(fake.OpWaitExit))
+		}
+		cancel()
+		<-watching
+	})
+}

@@ -68,6 +68,8 @@ type Orchestrator struct {
 
 	mu   sync.Mutex
 	apps map[string]*appState
+	// exits is the exit watch of the running WatchEvents, if any.
+	exits *exitWatch
 }
 
 // appState is the orchestrator's memory of one app. lock serializes operations on the app;

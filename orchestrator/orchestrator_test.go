@@ -77,6 +77,12 @@ func TestInstallIsIdempotent(t *testing.T) {
 		if rt.Calls(fake.OpCreate) != 1 || rt.Calls(fake.OpStart) != 1 {
 			t.Fatalf("create=%d start=%d, want 1 each", rt.Calls(fake.OpCreate), rt.Calls(fake.OpStart))
 		}
+		// The wait for readiness ran the check once (it passed at once), then looked once more
+		// when MinUptime was reached: no check process per poll.
+		if rt.Calls(fake.OpRunHealthCheck) != 1 || rt.Calls(fake.OpInspect) != 4 {
+			t.Fatalf("healthcheck=%d inspect=%d, want 1 and 4 (one observation per install, 2 while waiting)",
+				rt.Calls(fake.OpRunHealthCheck), rt.Calls(fake.OpInspect))
+		}
 	})
 }
 

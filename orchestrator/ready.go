@@ -35,9 +35,10 @@ func (o *Orchestrator) currentHealth(ctx context.Context, s *appState, obs runti
 	return runtime.HealthNone
 }
 
-// waitReady polls until the started app is ready (its check passed and it has been running for
-// MinUptime), it stops running, its check commits unhealthy, or its ReadyTimeout passes.
-// Polling starts at 50 ms and doubles up to 1 s.
+// waitReady polls until the started app is ready (its check passed, and it has been running for
+// MinUptime), it stops running, its check commits unhealthy, or its ReadyTimeout passes. Polls
+// start at 50 ms and double up to 1 s; once the check passed, the check is not run again (an exec
+// check costs the engine a process) and the next poll is when MinUptime is reached.
 func (o *Orchestrator) waitReady(ctx context.Context, s *appState) error {
 	name, check := s.spec.Name, s.app.Health.WithDefaults()
 	defer yieldSlot(ctx)() // waiting needs no worker slot
@@ -55,10 +56,22 @@ func (o *Orchestrator) waitReady(ctx context.Context, s *appState) error {
 			}
 			return fmt.Errorf("%s: inspect while waiting: %w", name, err)
 		}
-		if ready, err := o.judge(ctx, s, check, runner, obs, minUptime); ready || err != nil {
+		passed, err := o.judge(ctx, s, check, runner, obs)
+		if err != nil {
 			return err
 		}
-		t := time.NewTimer(delay)
+		wait := delay
+		if passed {
+			if wait = time.Until(obs.StartedAt.Add(minUptime)); wait <= 0 {
+				verdict := runtime.HealthHealthy
+				if check.Kind() == health.KindNone {
+					verdict = runtime.HealthNone
+				}
+				o.publish(func() { s.seen = seen{runtime.StateRunning, verdict} })
+				return nil
+			}
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -69,43 +82,37 @@ func (o *Orchestrator) waitReady(ctx context.Context, s *appState) error {
 	}
 }
 
-// judge weighs one observation of a started app: ready (its check passed, or it has none, and
-// it has run for minUptime), not yet (false, nil), or failed (it stopped running, or its check
-// committed unhealthy).
-func (o *Orchestrator) judge(ctx context.Context, s *appState, check health.Check, runner runtime.HealthRunner, obs runtime.Observation, minUptime time.Duration) (bool, error) {
+// judge weighs one observation of a started app: its check passed now or earlier in this wait
+// (or it has none), not yet (false, nil), or failed (it stopped running, or its check committed
+// unhealthy).
+func (o *Orchestrator) judge(ctx context.Context, s *appState, check health.Check, runner runtime.HealthRunner, obs runtime.Observation) (bool, error) {
 	if obs.State != runtime.StateRunning {
 		return false, o.notReady(s, fmt.Sprintf("container %s (exit code %d) after start", obs.State, obs.ExitCode))
 	}
-	now := time.Now()
-	verdict := runtime.HealthNone
-	if check.Kind() != health.KindNone {
-		var r health.Result
-		if check.Kind() == health.KindExec {
-			h := obs.Health
-			if runner != nil {
-				var err error
-				if h, err = runner.RunHealthCheck(ctx, s.spec.Name); err != nil {
-					h = runtime.HealthUnhealthy
-				}
+	if check.Kind() == health.KindNone || s.tracker.Status == health.StatusHealthy {
+		return true, nil
+	}
+	var r health.Result
+	if check.Kind() == health.KindExec {
+		h := obs.Health
+		if runner != nil {
+			var err error
+			if h, err = runner.RunHealthCheck(ctx, s.spec.Name); err != nil {
+				h = runtime.HealthUnhealthy
 			}
-			r = health.Result(h == runtime.HealthHealthy)
-		} else {
-			r, _ = o.opts.Prober(check).Probe(ctx)
 		}
-		s.tracker = s.tracker.Observe(check, obs.StartedAt, now, r)
-		switch s.tracker.Status {
-		case health.StatusUnhealthy:
-			return false, o.notReady(s, "health check failed")
-		case health.StatusUnknown:
-			return false, nil
-		}
-		verdict = runtime.HealthHealthy
+		r = health.Result(h == runtime.HealthHealthy)
+	} else {
+		r, _ = o.opts.Prober(check).Probe(ctx)
 	}
-	if now.Sub(obs.StartedAt) < minUptime {
-		return false, nil
+	s.tracker = s.tracker.Observe(check, obs.StartedAt, time.Now(), r)
+	switch s.tracker.Status {
+	case health.StatusUnhealthy:
+		return false, o.notReady(s, "health check failed")
+	case health.StatusHealthy:
+		return true, nil
 	}
-	o.publish(func() { s.seen = seen{runtime.StateRunning, verdict} })
-	return true, nil
+	return false, nil
 }
 
 func (o *Orchestrator) notReady(s *appState, why string) error {

@@ -79,8 +79,10 @@ func (o *Orchestrator) ReconcileApp(ctx context.Context, name string) AppReport 
 // WatchEvents reacts to src's events until ctx ends: an event about an app queues a pass over
 // that app alone (coalesced: a burst costs at most two passes per app; at most Options.Workers
 // run at once), a pass that meets the crash-loop backoff is queued again for when it expires,
-// and a broken stream is reopened with backoff. Every per-app pass's report goes to onReport
-// (may be nil). The periodic ReconcileAll stays the safety net; run both.
+// and a broken stream is reopened with backoff. When src is also a runtime.ExitWaiter, a wait
+// is kept open on every app seen running, so that a death is reacted to before the engine's
+// event about it arrives. Every per-app pass's report goes to onReport (may be nil). The
+// periodic ReconcileAll stays the safety net; run both.
 func (o *Orchestrator) WatchEvents(ctx context.Context, src runtime.EventSource, onReport func(AppReport)) {
 	var keyed *reconciler.Keyed
 	keyed = reconciler.NewKeyed(func(ctx context.Context, app string) {
@@ -92,10 +94,12 @@ func (o *Orchestrator) WatchEvents(ctx context.Context, src runtime.EventSource,
 			onReport(rep)
 		}
 	}, reconciler.KeyedOptions{Workers: o.opts.Workers, Logger: o.log})
+	stopExitWatch := o.startExitWatch(ctx, src, keyed.Add)
 	var wg sync.WaitGroup
 	wg.Go(func() { keyed.Run(ctx) })
 	wg.Go(func() { reconciler.Watch(ctx, AppEvents(src), keyed.Add, reconciler.WatchOptions{Logger: o.log}) })
 	wg.Wait()
+	stopExitWatch()
 }
 
 // AppEvents adapts a runtime's event stream to the names of the apps that need a look: a

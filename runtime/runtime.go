@@ -128,6 +128,16 @@ type HealthRunner interface {
 	RunHealthCheck(ctx context.Context, name string) (Health, error)
 }
 
+// ExitWaiter is implemented by runtimes that can block until a container's process ends.
+// Podman answers its wait call from a pidfd of the container's monitor, so an exit is seen
+// within milliseconds, while its event log delivers the "died" event 200 to 500 ms late.
+type ExitWaiter interface {
+	// WaitExit returns nil when name is not running: at once when it is not running now, else
+	// when its current run ends (exited, stopped, killed, removed). A paused container still
+	// runs. ErrNotFound when there is no such container.
+	WaitExit(ctx context.Context, name string) error
+}
+
 // LogReader is implemented by runtimes that can return a container's recent log lines.
 type LogReader interface {
 	// Logs returns up to tail of the last lines the container wrote (stdout and stderr).

@@ -36,6 +36,7 @@ const (
 	OpBuild          Op = "build"
 	OpRunHealthCheck Op = "healthcheck"
 	OpLogs           Op = "logs"
+	OpWaitExit       Op = "wait-exit"
 )
 
 // Runtime is the fake engine. The zero value is not usable; call New.
@@ -52,6 +53,9 @@ type Runtime struct {
 	imageBehav map[string]Behaviour
 	nextID     int
 	events     broadcast.Broadcaster[runtime.Event]
+	// changes carries the name of every container whose state changed, managed or not: what
+	// WaitExit waits on.
+	changes broadcast.Broadcaster[string]
 }
 
 var (
@@ -59,6 +63,7 @@ var (
 	_ runtime.EventSource  = (*Runtime)(nil)
 	_ runtime.HealthRunner = (*Runtime)(nil)
 	_ runtime.LogReader    = (*Runtime)(nil)
+	_ runtime.ExitWaiter   = (*Runtime)(nil)
 )
 
 type container struct {
@@ -275,6 +280,7 @@ func (r *Runtime) Events(ctx context.Context) (<-chan runtime.Event, error) {
 
 // emit sends an event about c to every subscriber. Called with r.mu held; never blocks.
 func (r *Runtime) emit(c *container, kind string) {
+	r.changes.Send(c.spec.Name)
 	if c.spec.Labels[runtime.LabelManaged] != "true" {
 		return
 	}
@@ -520,6 +526,47 @@ func (r *Runtime) RunHealthCheck(ctx context.Context, name string) (runtime.Heal
 	return c.observe().Health, nil
 }
 
+// WaitExit implements runtime.ExitWaiter: it returns when name is neither running nor paused,
+// a scheduled death (Behaviour.DieAfter) included, at its time.
+func (r *Runtime) WaitExit(ctx context.Context, name string) error {
+	if err := r.enter(ctx, OpWaitExit); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	changes := r.changes.Subscribe(ctx, 16, func(n string) bool { return n == name })
+	for waited := false; ; waited = true {
+		c, ok := r.containers[name]
+		if !ok && waited { // removed while running: its run ended
+			r.mu.Unlock()
+			return nil
+		}
+		if !ok {
+			r.mu.Unlock()
+			return notFound(name)
+		}
+		if c.state != runtime.StateRunning && c.state != runtime.StatePaused {
+			r.mu.Unlock()
+			return nil
+		}
+		var death <-chan time.Time
+		if !c.dieAt.IsZero() {
+			t := time.NewTimer(time.Until(c.dieAt))
+			defer t.Stop()
+			death = t.C
+		}
+		r.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("fake %s: %w", OpWaitExit, ctx.Err())
+		case <-changes:
+		case <-death:
+		}
+		r.mu.Lock()
+		r.advance(time.Now())
+	}
+}
+
 // Logs implements runtime.LogReader: the fake records one line per start and per death.
 func (r *Runtime) Logs(ctx context.Context, name string, tail int) ([]string, error) {
 	if err := r.enter(ctx, OpLogs); err != nil {
@@ -608,7 +655,10 @@ func (r *Runtime) SetHealth(name string, h runtime.Health) {
 // SetState forces a container into state s (e.g. StateRemoving, StateUnknown): an engine that
 // got stuck.
 func (r *Runtime) SetState(name string, s runtime.State) {
-	r.tamper(name, func(c *container) { c.state = s })
+	r.tamper(name, func(c *container) {
+		c.state = s
+		r.changes.Send(name)
+	})
 }
 
 // CreateExternally creates a container outside the orchestrator (by hand, or by an older tool).

@@ -124,3 +124,68 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("names %v lists %d", r.Names(), r.Calls(fake.OpList))
 	}
 }
+
+func TestWaitExit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		r := fake.New()
+		r.AddImage(img)
+		if err := r.WaitExit(ctx, "nope"); !errors.Is(err, runtime.ErrNotFound) {
+			t.Fatalf("wait for a missing container: %v", err)
+		}
+		r.Create(ctx, spec("a"))
+		if err := r.WaitExit(ctx, "a"); err != nil {
+			t.Fatalf("wait for a created container: %v, want nil at once", err)
+		}
+		// waitIn starts a wait and returns the time it took, once it returned.
+		waitIn := func(name string) <-chan time.Duration {
+			done := make(chan time.Duration, 1)
+			start := time.Now()
+			go func() {
+				if err := r.WaitExit(ctx, name); err != nil {
+					t.Errorf("wait: %v", err)
+				}
+				done <- time.Since(start)
+			}()
+			synctest.Wait()
+			return done
+		}
+		for _, end := range []struct {
+			what string
+			do   func()
+		}{
+			{"kill", func() { r.KillExternally("a") }},
+			{"stop", func() { r.Stop(ctx, "a", time.Second) }},
+			{"removal", func() { r.RemoveExternally("a") }},
+		} {
+			if _, err := r.Inspect(ctx, "a"); errors.Is(err, runtime.ErrNotFound) {
+				r.Create(ctx, spec("a"))
+			}
+			r.Start(ctx, "a")
+			done := waitIn("a")
+			r.PauseExternally("a") // a paused container still runs
+			synctest.Wait()
+			r.SetState("a", runtime.StateRunning)
+			synctest.Wait()
+			select {
+			case <-done:
+				t.Fatalf("before the %s: wait returned", end.what)
+			default:
+			}
+			end.do()
+			synctest.Wait()
+			select {
+			case <-done:
+			default:
+				t.Fatalf("wait did not return on %s", end.what)
+			}
+		}
+		// A scheduled death ends the wait at its time, not at the next call.
+		r.SetBehaviour("b", fake.Behaviour{DieAfter: 5 * time.Second})
+		r.Create(ctx, spec("b"))
+		r.Start(ctx, "b")
+		if took := <-waitIn("b"); took != 5*time.Second {
+			t.Fatalf("wait for a death due in 5 s returned after %v", took)
+		}
+	})
+}

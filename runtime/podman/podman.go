@@ -44,6 +44,7 @@ var (
 	_ runtime.EventSource  = (*Runtime)(nil)
 	_ runtime.HealthRunner = (*Runtime)(nil)
 	_ runtime.LogReader    = (*Runtime)(nil)
+	_ runtime.ExitWaiter   = (*Runtime)(nil)
 )
 
 // DefaultSocket returns the rootless socket URI of the current user:
@@ -227,6 +228,21 @@ func (r *Runtime) Create(ctx context.Context, cs runtime.ContainerSpec) error {
 func (r *Runtime) Start(ctx context.Context, name string) error {
 	if err := containers.Start(r.with(ctx), name, nil); err != nil {
 		return fmt.Errorf("podman: start %s: %w", name, mapErr(err, runtime.ErrNotFound))
+	}
+	return nil
+}
+
+// WaitExit implements runtime.ExitWaiter with podman's wait call. The server answers it from a
+// pidfd of the container's conmon; its poll interval (set long here) only paces how soon it
+// notices a caller that went away.
+func (r *Runtime) WaitExit(ctx context.Context, name string) error {
+	interval := "10s"
+	opts := &containers.WaitOptions{Conditions: []string{"exited", "stopped"}, Interval: &interval}
+	if _, err := containers.Wait(r.with(ctx), name, opts); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("podman: wait %s: %w", name, ctx.Err())
+		}
+		return fmt.Errorf("podman: wait %s: %w", name, mapErr(err, runtime.ErrNotFound))
 	}
 	return nil
 }
