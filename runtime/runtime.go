@@ -26,7 +26,7 @@ const (
 // can test them with errors.Is.
 //
 // Optional capabilities are separate interfaces, found by type assertion: EventSource,
-// HealthRunner, LogReader.
+// ExitWaiter, HealthRunner, LogReader.
 type Runtime interface {
 	Containers
 	Images

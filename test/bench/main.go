@@ -404,7 +404,7 @@ func (e *env) cold(ctx context.Context, n int) error {
 	}
 	w, nw, c, f := summarize(wide), summarize(narrow), summarize(cmp), summarize(floor)
 	fmt.Fprintf(e.out, "| %s | %s | %s | %s |\n\n", w, nw, c, ratio(c.med, w.med))
-	fmt.Fprintf(e.out, "The engine's floor, in the same run: the same %d containers (same specs, native health check included) created and started over the REST API, all at once, nothing awaited: %s. No supervisor on this engine can beat floor + MinUptime (%s); compose / (floor + MinUptime) = %s is the best ratio reachable with the 2 s guard, compose / floor = %s without it.\n\n",
+	fmt.Fprintf(e.out, "The engine's floor, in the same run: the same %d containers (same specs, native health check included) created and started over the REST API, all at once, nothing awaited: %s. A supervisor that keeps the 2 s guard cannot finish before floor + MinUptime (%s), so compose / (floor + MinUptime) = %s is the best ratio reachable with the guard, and compose / floor = %s the best reachable by one that waits for nothing.\n\n",
 		n, f, ms(f.med+orchestrator.DefaultMinUptime), ratio(c.med, f.med+orchestrator.DefaultMinUptime), ratio(c.med, f.med))
 	return nil
 }

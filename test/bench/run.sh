@@ -4,7 +4,7 @@
 # the same run), adds binary sizes and the pure benchmarks (go test -bench on the host), and
 # writes BENCHMARKS.md at the repository's root. Needs root. Takes about 10 minutes.
 #
-#   sudo bash test/bench/run.sh [-quick]
+#   sudo bash test/bench/run.sh [-quick] [-only recovery,cold]
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -26,14 +26,14 @@ compose_version=$(bash "$ENV" run podman-compose version 2>/dev/null | grep -o '
 {
   echo "# Benchmarks"
   echo
-  echo "Written by \`sudo bash test/bench/run.sh${1:+ $1}\` on $(date -u +%Y-%m-%d): do not edit by hand."
+  echo "Written by \`sudo bash test/bench/run.sh${*:+ $*}\` on $(date -u +%Y-%m-%d): do not edit by hand."
   echo
   echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB,"
   echo "kernel $(uname -r); inside the integration environment (Debian trixie under systemd-nspawn):"
   echo "podman $podman_version (rootless, pasta), podman-compose $compose_version, systemd $(bash "$ENV" run systemctl --version | head -1 | awk '{print $2}')."
   echo "Machines here are noisy: read the ratios, measured in the same run, before the absolute figures."
   echo
-  bash "$ENV" run /share/bin/bench ${1:-}
+  bash "$ENV" run /share/bin/bench "$@"
   echo "## 5. Binary size"
   echo
   echo "| binary | size |"
