@@ -10,6 +10,7 @@ import (
 
 	"github.com/skerry-dev/skerry/orchestrator"
 	"github.com/skerry-dev/skerry/runtime"
+	"github.com/skerry-dev/skerry/runtime/podman"
 )
 
 // waitRecovered polls until name runs a new container that passes its check.
@@ -58,6 +59,36 @@ func TestEventsRecoverWithoutPeriodicPass(t *testing.T) {
 	podmanCLI(t, "kill", a.Name)
 	took = n.waitRecovered(t, a.Name, before.ID, 30*time.Second)
 	t.Logf("after the service restart, kill -> recovered: %v", took)
+}
+
+// silentEvents is the podman runtime with an event stream that never delivers.
+type silentEvents struct{ *podman.Runtime }
+
+func (silentEvents) Events(ctx context.Context) (<-chan runtime.Event, error) {
+	ch := make(chan runtime.Event)
+	go func() { <-ctx.Done(); close(ch) }()
+	return ch, nil
+}
+
+// TestExitWaitRecoversWithoutEvents: no periodic pass, no events; only the wait kept open on
+// the running app (podman's wait call) can bring a killed app back.
+func TestExitWaitRecoversWithoutEvents(t *testing.T) {
+	n := newNode(t)
+	a := app(uniq("wait"))
+	n.install(t, a)
+	ctx, cancel := context.WithCancel(context.Background())
+	watching := make(chan struct{})
+	go func() { n.o.WatchEvents(ctx, silentEvents{n.rt}, nil); close(watching) }()
+	time.Sleep(500 * time.Millisecond) // the wait is open
+
+	before := n.mustBeHealthy(t, a.Name)
+	if err := n.rt.Kill(ctx, a.Name, "SIGKILL"); err != nil {
+		t.Fatal(err)
+	}
+	took := n.waitRecovered(t, a.Name, before.ID, 30*time.Second)
+	t.Logf("kill -> running and healthy through the exit wait alone: %v", took)
+	cancel()
+	<-watching // every wait ended with WatchEvents
 }
 
 // TestStoppedCompanionRestartedByUnitEvents: no periodic reconcile runs; the user manager's
