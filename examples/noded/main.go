@@ -48,19 +48,17 @@ func main() {
 		rotate    = flag.Int("rotate-every", 3, "rotate the RPC password every N passes")
 		stateDir  = flag.String("state", defaultStateDir(), "directory for rendered configs")
 		uninstall = flag.Bool("uninstall", false, "remove the demo apps and their companions (volumes kept), then exit")
-		events    = flag.Bool("events", true, "react to podman events and unit state changes with per-app passes (the periodic pass stays as resync)")
+		events    = flag.Bool("events", true, "react to podman events, container exits and unit state changes with per-app passes (the periodic pass stays as resync)")
 		extra     = flag.Int("apps", 0, "also manage this many filler apps (busybox httpd), e.g. to measure the footprint")
 		verbose   = flag.Bool("v", false, "log every action")
 		profile   = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	)
 	flag.Parse()
 	if *profile != "" {
-		f, err := os.Create(*profile)
-		if err != nil {
+		if err := startProfile(*profile); err != nil {
 			fmt.Fprintln(os.Stderr, "noded:", err)
 			os.Exit(1)
 		}
-		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
 	level := slog.LevelWarn
@@ -75,6 +73,15 @@ func main() {
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
+}
+
+// startProfile starts a CPU profile written to path until pprof.StopCPUProfile.
+func startProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	return pprof.StartCPUProfile(f)
 }
 
 type config struct {
