@@ -551,9 +551,7 @@ func (r *Runtime) WaitExit(ctx context.Context, name string) error {
 		}
 		var death <-chan time.Time
 		if !c.dieAt.IsZero() {
-			t := time.NewTimer(time.Until(c.dieAt))
-			defer t.Stop()
-			death = t.C
+			death = time.After(time.Until(c.dieAt))
 		}
 		r.mu.Unlock()
 		select {
