@@ -116,12 +116,25 @@ func (a App) Validate() error {
 	return p.Err(fmt.Sprintf("app %q", a.Name))
 }
 
-// ContainerSpec returns the container spec skerry creates for a: the app's name, the native
-// health check of an exec check, skerry's labels including the spec hash.
-func (a App) ContainerSpec() runtime.ContainerSpec {
+// ContainerSpec returns the container spec skerry creates for a with the engine scheduling its
+// checks (the default): the app's name, the native health check of an exec check, skerry's
+// labels including the spec hash.
+func (a App) ContainerSpec() runtime.ContainerSpec { return a.containerSpec(false) }
+
+// specOf returns the container spec o creates for app.
+func (o *Orchestrator) specOf(app App) runtime.ContainerSpec {
+	return app.containerSpec(o.opts.ScheduleExecChecks)
+}
+
+// containerSpec returns a's container spec; with scheduled, its exec check has interval 0: the
+// engine runs it only when asked (Options.ScheduleExecChecks).
+func (a App) containerSpec(scheduled bool) runtime.ContainerSpec {
 	c := a.Container
 	c.Name = a.Name
 	c.HealthCheck = a.Health.Native()
+	if c.HealthCheck != nil && scheduled {
+		c.HealthCheck.Interval = 0
+	}
 	labels := maps.Clone(c.Labels)
 	if labels == nil {
 		labels = map[string]string{}

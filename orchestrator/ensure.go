@@ -105,7 +105,7 @@ func (o *Orchestrator) decideAndAct(ctx context.Context, s *appState, obs runtim
 			s.markGood()
 		}
 		if obs.State == runtime.StateRunning {
-			o.watchExit(s)
+			o.watchRunning(s)
 		}
 		return d, nil
 	case ActionConflict:
@@ -125,7 +125,7 @@ func (o *Orchestrator) decideAndAct(ctx context.Context, s *appState, obs runtim
 	}
 	o.log.Info("acting", "app", name, "observed", obs.State.String(), "health", h.String(), "action", d.Action.String(), "reason", d.Reason)
 	upgrade := d.Action == ActionRecreate && !f.Foreign && s.lastGood != nil &&
-		s.lastGood.ContainerSpec().Labels[runtime.LabelSpecHash] != f.SpecHash
+		o.specOf(*s.lastGood).Labels[runtime.LabelSpecHash] != f.SpecHash
 	err := o.execute(ctx, s, d.Action, obs.State)
 	// Bumped after the action: a pass whose List ran during it sees the generation move and
 	// re-inspects instead of acting on a stale observation.
@@ -135,7 +135,7 @@ func (o *Orchestrator) decideAndAct(ctx context.Context, s *appState, obs runtim
 	}
 	if err == nil && d.Action.Starts() {
 		s.markGood()
-		o.watchExit(s)
+		o.watchRunning(s)
 	}
 	if err != nil && upgrade {
 		err = o.rollback(ctx, s, err, rep)
@@ -158,7 +158,7 @@ func (o *Orchestrator) rollback(ctx context.Context, s *appState, cause error, r
 	rep.Logs = o.logTail(name)
 	failed := s.spec.Labels[runtime.LabelSpecHash]
 	good := *s.lastGood
-	o.publish(func() { s.app, s.spec = good, good.ContainerSpec() })
+	o.publish(func() { s.app, s.spec = good, o.specOf(good) })
 	o.log.Warn("upgrade failed; rolling back", "app", name, "from", failed, "to", s.spec.Labels[runtime.LabelSpecHash], "err", cause)
 	rep.Reason = "upgrade failed, rolled back to the last good spec"
 	err := o.execute(ctx, s, ActionRecreate, runtime.StateUnknown)

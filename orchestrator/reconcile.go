@@ -94,12 +94,12 @@ func (o *Orchestrator) WatchEvents(ctx context.Context, src runtime.EventSource,
 			onReport(rep)
 		}
 	}, reconciler.KeyedOptions{Workers: o.opts.Workers, Logger: o.log})
-	stopExitWatch := o.startExitWatch(ctx, src, keyed.Add)
+	stopWatches := o.startWatches(ctx, src, keyed.Add)
 	var wg sync.WaitGroup
 	wg.Go(func() { keyed.Run(ctx) })
 	wg.Go(func() { reconciler.Watch(ctx, AppEvents(src), keyed.Add, reconciler.WatchOptions{Logger: o.log}) })
 	wg.Wait()
-	stopExitWatch()
+	stopWatches()
 }
 
 // AppEvents adapts a runtime's event stream to the names of the apps that need a look: a

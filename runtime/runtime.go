@@ -122,8 +122,10 @@ type Event struct {
 }
 
 // HealthRunner is implemented by runtimes that can run a container's native health check on
-// demand (podman healthcheck run). The orchestrator uses it while waiting for a fresh container
-// to become healthy instead of waiting for the engine's next scheduled check.
+// demand (podman healthcheck run) and record its result as a scheduled run would. The
+// orchestrator uses it while waiting for a fresh container to become healthy instead of waiting
+// for the engine's next scheduled check, and to schedule checks of interval 0 itself. A check
+// of a container that is not running returns an error.
 type HealthRunner interface {
 	RunHealthCheck(ctx context.Context, name string) (Health, error)
 }

@@ -92,9 +92,11 @@ type Mount struct {
 }
 
 // HealthCheck is a native, engine-run health check: Command runs inside the container and
-// exit status 0 means healthy.
+// exit status 0 means healthy. The engine records each result and counts Retries.
 type HealthCheck struct {
-	Command     []string
+	Command []string
+	// Interval is how often the engine runs the check on its own. 0 means never: the check runs
+	// only when asked (HealthRunner), and the container's health stays "starting" until then.
 	Interval    time.Duration
 	Timeout     time.Duration
 	StartPeriod time.Duration

@@ -52,8 +52,13 @@ func main() {
 		extra     = flag.Int("apps", 0, "also manage this many filler apps (busybox httpd), e.g. to measure the footprint")
 		verbose   = flag.Bool("v", false, "log every action")
 		profile   = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+		schedule  = flag.Bool("schedule-checks", false, "run the apps' exec checks from the daemon instead of podman's systemd timers (needs -events; see orchestrator.Options.ScheduleExecChecks)")
 	)
 	flag.Parse()
+	if *schedule && !*events {
+		fmt.Fprintln(os.Stderr, "noded: -schedule-checks needs -events: the checks run while the daemon watches")
+		os.Exit(2)
+	}
 	if *profile != "" {
 		if err := startProfile(*profile); err != nil {
 			fmt.Fprintln(os.Stderr, "noded:", err)
@@ -68,7 +73,7 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, log, config{*socket, *image, *interval, *passes, *rotate, *stateDir, *uninstall, *events, *extra}); err != nil {
+	if err := run(ctx, log, config{*socket, *image, *interval, *passes, *rotate, *stateDir, *uninstall, *events, *schedule, *extra}); err != nil {
 		fmt.Fprintln(os.Stderr, "noded:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
@@ -93,6 +98,7 @@ type config struct {
 	stateDir    string
 	uninstall   bool
 	events      bool
+	schedule    bool
 	extraApps   int
 }
 
@@ -117,7 +123,7 @@ func run(ctx context.Context, log *slog.Logger, cfg config) error {
 	if err != nil {
 		return err
 	}
-	o := orchestrator.New(rt, orchestrator.Options{Logger: log, Companions: comps})
+	o := orchestrator.New(rt, orchestrator.Options{Logger: log, Companions: comps, ScheduleExecChecks: cfg.schedule})
 	if err := os.MkdirAll(cfg.stateDir, 0o700); err != nil {
 		return err
 	}
@@ -150,7 +156,8 @@ func run(ctx context.Context, log *slog.Logger, cfg config) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if cfg.events {
-		// A died/removed/unhealthy container gets its own pass at once; bursts coalesce.
+		// A died/removed/unhealthy container gets its own pass at once; bursts coalesce. With
+		// -schedule-checks, this also runs the apps' checks.
 		var wg sync.WaitGroup
 		defer wg.Wait()
 		defer cancel()

@@ -67,10 +67,13 @@ var (
 )
 
 type container struct {
-	spec     runtime.ContainerSpec
-	id       string
-	state    runtime.State
-	health   runtime.Health
+	spec   runtime.ContainerSpec
+	id     string
+	state  runtime.State
+	health runtime.Health
+	// probe is what the health check finds when it runs; with an engine-scheduled check
+	// (Interval > 0) it is recorded into health at once, as if the engine's timer had just run.
+	probe    runtime.Health
 	exitCode int
 	started  time.Time
 	finished time.Time
@@ -95,8 +98,8 @@ type Behaviour struct {
 	Unhealthy bool
 }
 
-// New returns an empty engine in which images are present: ensure with AddImage, or start from
-// New(WithImages(...)). Refs given to MakePullable can be pulled.
+// New returns an empty engine: no containers and no images. Add images with AddImage; refs
+// given to MakePullable can be pulled.
 func New() *Runtime {
 	return &Runtime{
 		containers: map[string]*container{},
@@ -400,9 +403,13 @@ func (r *Runtime) Start(ctx context.Context, name string) error {
 	}
 	now := time.Now()
 	c.state, c.started, c.finished, c.exitCode = runtime.StateRunning, now, time.Time{}, 0
-	c.health = runtime.HealthHealthy
+	c.probe = runtime.HealthHealthy
 	if b.Unhealthy {
-		c.health = runtime.HealthUnhealthy
+		c.probe = runtime.HealthUnhealthy
+	}
+	c.health = c.probe
+	if !c.engineScheduled() {
+		c.health = runtime.HealthStarting
 	}
 	c.dieAt = time.Time{}
 	if b.DieAfter > 0 {
@@ -521,9 +528,19 @@ func (r *Runtime) RunHealthCheck(ctx context.Context, name string) (runtime.Heal
 		return runtime.HealthUnknown, notFound(name)
 	}
 	if c.state != runtime.StateRunning {
-		return runtime.HealthUnhealthy, nil
+		return runtime.HealthUnknown, fmt.Errorf("fake: healthcheck %q: container is %s", name, c.state)
 	}
-	return c.observe().Health, nil
+	if c.spec.HealthCheck == nil {
+		return runtime.HealthUnknown, fmt.Errorf("fake: healthcheck %q: container has no health check", name)
+	}
+	c.health = c.probe
+	r.emit(c, "health_status")
+	return c.health, nil
+}
+
+// engineScheduled reports whether the engine runs c's health check on a timer.
+func (c *container) engineScheduled() bool {
+	return c.spec.HealthCheck != nil && c.spec.HealthCheck.Interval > 0
 }
 
 // WaitExit implements runtime.ExitWaiter: it returns when name is neither running nor paused,
@@ -640,10 +657,16 @@ func (r *Runtime) PauseExternally(name string) {
 	})
 }
 
-// SetHealth changes the health a running container reports.
+// SetHealth changes what a running container's health check finds. A check the engine
+// schedules (Interval > 0) records it at once, with a health_status event; a check of interval
+// 0 records it when it next runs (RunHealthCheck).
 func (r *Runtime) SetHealth(name string, h runtime.Health) {
 	r.tamper(name, func(c *container) {
-		if c.state == runtime.StateRunning {
+		if c.state != runtime.StateRunning {
+			return
+		}
+		c.probe = h
+		if c.engineScheduled() {
 			c.health = h
 			r.emit(c, "health_status")
 		}
@@ -667,7 +690,7 @@ func (r *Runtime) CreateExternally(spec runtime.ContainerSpec, s runtime.State) 
 	spec.Labels = maps.Clone(spec.Labels)
 	c := &container{spec: spec, id: fmt.Sprintf("ext%08d", r.nextID), state: s}
 	if s == runtime.StateRunning {
-		c.started, c.health = time.Now(), runtime.HealthHealthy
+		c.started, c.health, c.probe = time.Now(), runtime.HealthHealthy, runtime.HealthHealthy
 	}
 	r.containers[spec.Name] = c
 	for _, m := range spec.Mounts {

@@ -16,8 +16,46 @@ const img = "localhost/busybox:latest"
 
 func spec(name string) runtime.ContainerSpec {
 	return runtime.ContainerSpec{Name: name, Image: img, Labels: map[string]string{runtime.LabelManaged: "true"},
-		HealthCheck: &runtime.HealthCheck{Command: []string{"true"}},
+		HealthCheck: &runtime.HealthCheck{Command: []string{"true"}, Interval: time.Second},
 		Mounts:      []runtime.Mount{{Source: name + "-data", Target: "/data"}}}
+}
+
+// A check of interval 0 is recorded only when it runs, as podman does without a timer; a
+// check that cannot run is an error.
+func TestUnscheduledCheckRecordsOnlyWhenRun(t *testing.T) {
+	ctx := context.Background()
+	r := fake.New()
+	r.AddImage(img)
+	s := spec("a")
+	s.HealthCheck.Interval = 0
+	if err := r.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RunHealthCheck(ctx, "a"); err == nil {
+		t.Fatal("a check of a created container ran")
+	}
+	r.Start(ctx, "a")
+	health := func() runtime.Health {
+		o, _ := r.Inspect(ctx, "a")
+		return o.Health
+	}
+	if h := health(); h != runtime.HealthStarting {
+		t.Fatalf("before any check: %v", h)
+	}
+	if h, err := r.RunHealthCheck(ctx, "a"); err != nil || h != runtime.HealthHealthy || health() != runtime.HealthHealthy {
+		t.Fatalf("first check: %v %v, recorded %v", h, err, health())
+	}
+	r.SetHealth("a", runtime.HealthUnhealthy)
+	if h := health(); h != runtime.HealthHealthy {
+		t.Fatalf("recorded before the check ran: %v", h)
+	}
+	if h, _ := r.RunHealthCheck(ctx, "a"); h != runtime.HealthUnhealthy || health() != runtime.HealthUnhealthy {
+		t.Fatalf("second check: %v, recorded %v", h, health())
+	}
+	r.Kill(ctx, "a", "KILL")
+	if _, err := r.RunHealthCheck(ctx, "a"); err == nil {
+		t.Fatal("a check of an exited container ran")
+	}
 }
 
 func TestLifecycleAndSentinels(t *testing.T) {

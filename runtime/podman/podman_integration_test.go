@@ -299,3 +299,57 @@ func TestWaitExit(t *testing.T) {
 		t.Fatal("wait returned while the container runs")
 	}
 }
+
+// A check of interval 0 gets no systemd timer (podman runs none at start) and is recorded only
+// when run on demand; a scheduled check gets its timer. This is what
+// orchestrator.Options.ScheduleExecChecks relies on.
+func TestUnscheduledCheckHasNoTimer(t *testing.T) {
+	r := connect(t)
+	ctx := context.Background()
+	units := func(id string) string {
+		out, err := exec.Command("systemctl", "--user", "list-units", "--all", "--plain", "--no-legend", id+"*").CombinedOutput()
+		if err != nil {
+			t.Fatalf("systemctl: %v: %s", err, out)
+		}
+		return string(out)
+	}
+	for _, interval := range []time.Duration{30 * time.Second, 0} {
+		name := uniq("hcsched")
+		cleanup(t, r, name)
+		spec := webSpec(name, 0)
+		spec.Ports = nil
+		spec.HealthCheck.Interval = interval
+		if err := r.Create(ctx, spec); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Start(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		o, err := r.Inspect(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		timers := units(o.ID)
+		if (interval > 0) != (timers != "") {
+			t.Fatalf("interval %v: units of the container: %q", interval, timers)
+		}
+		if interval > 0 {
+			continue
+		}
+		if o.Health != runtime.HealthStarting {
+			t.Fatalf("before any check: %v", o.Health)
+		}
+		if h, err := r.RunHealthCheck(ctx, name); err != nil || h != runtime.HealthHealthy {
+			t.Fatalf("check on demand: %v %v", h, err)
+		}
+		if o, _ = r.Inspect(ctx, name); o.Health != runtime.HealthHealthy {
+			t.Fatalf("recorded: %v", o.Health)
+		}
+		if err := r.Stop(ctx, name, time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if h, err := r.RunHealthCheck(ctx, name); err == nil {
+			t.Fatalf("a check of a stopped container ran: %v", h)
+		}
+	}
+}

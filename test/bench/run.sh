@@ -4,7 +4,7 @@
 # the same run), adds binary sizes and the pure benchmarks (go test -bench on the host), and
 # writes BENCHMARKS.md at the repository's root. Needs root. Takes about 10 minutes.
 #
-#   sudo bash test/bench/run.sh [-quick] [-only recovery,cold]
+#   bash test/bench/run.sh [-quick] [-only recovery,cold]
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -26,7 +26,7 @@ compose_version=$(bash "$ENV" run podman-compose version 2>/dev/null | grep -o '
 {
   echo "# Benchmarks"
   echo
-  echo "Written by \`sudo bash test/bench/run.sh${*:+ $*}\` on $(date -u +%Y-%m-%d): do not edit by hand."
+  echo "Written by \`bash test/bench/run.sh${*:+ $*}\` (as root) on $(date -u +%Y-%m-%d): do not edit by hand."
   echo
   echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB,"
   echo "kernel $(uname -r); inside the integration environment (Debian trixie under systemd-nspawn):"

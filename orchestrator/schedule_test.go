@@ -1,0 +1,116 @@
+package orchestrator_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/skerry-dev/skerry/health"
+	"github.com/skerry-dev/skerry/orchestrator"
+	"github.com/skerry-dev/skerry/runtime"
+	"github.com/skerry-dev/skerry/runtime/fake"
+)
+
+// With ScheduleExecChecks, the engine runs no check on its own: WatchEvents runs each running
+// app's check on its interval, and a check that finds the app unhealthy brings a restart.
+func TestScheduledChecksFindUnhealthyApps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, o := setup(orchestrator.Options{ScheduleExecChecks: true})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		names := []string{"bitcoind", "lnd", "electrs"}
+		for _, n := range names {
+			if _, err := o.Install(ctx, newApp(n)); err != nil {
+				t.Fatal(err)
+			}
+			if spec, _, _ := rt.Container(n); spec.HealthCheck == nil || spec.HealthCheck.Interval != 0 {
+				t.Fatalf("%s: the engine schedules its check: %+v", n, spec.HealthCheck)
+			}
+		}
+		watching := make(chan struct{})
+		go func() { o.WatchEvents(ctx, rt, nil); close(watching) }()
+		synctest.Wait()
+		rt.ResetCalls()
+
+		// Idle: one check per app per interval, and nothing else.
+		time.Sleep(6*health.DefaultInterval + time.Second)
+		synctest.Wait()
+		if got, want := rt.Calls(fake.OpRunHealthCheck), 6*len(names); got != want || rt.TotalCalls() != want {
+			t.Fatalf("idle minute: %d checks (want %d), %d calls in all", got, want, rt.TotalCalls())
+		}
+
+		// A failing check is recorded when the schedule runs it, then the app is restarted.
+		rt.SetHealth("lnd", runtime.HealthUnhealthy)
+		synctest.Wait()
+		if _, obs, _ := rt.Container("lnd"); obs.Health != runtime.HealthHealthy {
+			t.Fatalf("recorded before any check ran: %v", obs.Health)
+		}
+		started := rt.Calls(fake.OpStart)
+		time.Sleep(health.DefaultInterval + orchestrator.DefaultMinUptime)
+		synctest.Wait()
+		if rt.Calls(fake.OpStart) != started+1 {
+			t.Fatalf("starts %d -> %d; engine: %s", started, rt.Calls(fake.OpStart), rt)
+		}
+		assertRunningHealthy(t, rt, "lnd")
+
+		// The restarted app is checked on schedule again; an uninstalled one no more.
+		o.Uninstall(ctx, "electrs", orchestrator.UninstallOptions{})
+		rt.ResetCalls()
+		time.Sleep(3 * health.DefaultInterval)
+		synctest.Wait()
+		if got := rt.Calls(fake.OpRunHealthCheck); got != 3*2 {
+			t.Fatalf("%d checks of 2 apps over 3 intervals", got)
+		}
+		cancel()
+		<-watching
+	})
+}
+
+// The price of ScheduleExecChecks: without WatchEvents nothing runs the checks, so periodic
+// passes never see a check start failing. With the engine's timers (the default) they do.
+func TestScheduledChecksNeedWatchEvents(t *testing.T) {
+	for _, scheduled := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			rt, o := setup(orchestrator.Options{ScheduleExecChecks: scheduled})
+			ctx := context.Background()
+			if _, err := o.Install(ctx, newApp("mempool")); err != nil {
+				t.Fatal(err)
+			}
+			rt.SetHealth("mempool", runtime.HealthUnhealthy)
+			time.Sleep(time.Minute)
+			rep := o.ReconcileAll(ctx)
+			restarted := rep.Apps[0].Action != orchestrator.ActionNone
+			if restarted == scheduled {
+				t.Fatalf("scheduled=%v: %v", scheduled, rep)
+			}
+		})
+	}
+}
+
+// Switching ScheduleExecChecks changes the container spec, so the next pass recreates the app;
+// its volume is kept.
+func TestSwitchingScheduleRecreates(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, timers := setup(orchestrator.Options{})
+		ctx := context.Background()
+		if _, err := timers.Install(ctx, newApp("btcpay")); err != nil {
+			t.Fatal(err)
+		}
+		scheduled := orchestrator.New(rt, orchestrator.Options{Logger: quiet, ScheduleExecChecks: true})
+		if err := scheduled.Register(ctx, newApp("btcpay")); err != nil {
+			t.Fatal(err)
+		}
+		rep := scheduled.ReconcileAll(ctx)
+		if !rep.Converged() || rep.Apps[0].Action != orchestrator.ActionRecreate {
+			t.Fatalf("%v", rep)
+		}
+		if spec, _, _ := rt.Container("btcpay"); spec.HealthCheck.Interval != 0 || !slices.Contains(rt.Volumes(), "btcpay-data") {
+			t.Fatalf("after the switch: %+v, volumes %v", spec.HealthCheck, rt.Volumes())
+		}
+		if rep := scheduled.ReconcileAll(ctx); rep.Apps[0].Action != orchestrator.ActionNone {
+			t.Fatalf("second pass: %v", rep)
+		}
+	})
+}
