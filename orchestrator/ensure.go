@@ -111,6 +111,11 @@ func (o *Orchestrator) decideAndAct(ctx context.Context, s *appState, obs runtim
 	case ActionConflict:
 		return d, fmt.Errorf("%s: %s: %w", name, d.Reason, ErrConflict)
 	case ActionWait:
+		if obs.State == runtime.StateRunning {
+			// Running with no verdict yet: the watches give it one (a scheduled check) or
+			// see it end.
+			o.watchRunning(s)
+		}
 		if explicit && h == runtime.HealthStarting {
 			// An explicit Install of an app whose health is starting waits for the verdict.
 			return d, o.waitReady(ctx, s)

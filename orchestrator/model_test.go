@@ -26,7 +26,7 @@ import (
 func TestModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		rapid.SyncTest(t, func(t *rapid.T) {
-			m := newModel()
+			m := newModel(rapid.Bool().Draw(t, "scheduleExecChecks"))
 			t.Repeat(map[string]func(*rapid.T){
 				"install":      m.install,
 				"installTwice": m.installTwice,
@@ -38,6 +38,7 @@ func TestModel(t *testing.T) {
 				"failCall":     m.failCall,
 				"pass":         m.pass,
 				"converge":     m.converge,
+				"checks":       m.checks,
 				"":             m.invariants,
 			})
 		})
@@ -69,16 +70,35 @@ type model struct {
 	volumes map[string]bool
 	// image is each app's desired image (absent: the default image).
 	image map[string]string
+	// scheduled: Options.ScheduleExecChecks; the "checks" step stands in for the schedule.
+	scheduled bool
 }
 
 const imageV2 = "localhost/busybox:v2"
 
-func newModel() *model {
+func newModel(scheduled bool) *model {
 	m := &model{rt: fake.New(), desired: map[string]bool{}, hookPending: map[string]bool{},
-		purged: map[string]bool{}, doomed: map[string]bool{}, volumes: map[string]bool{}, image: map[string]string{}}
+		purged: map[string]bool{}, doomed: map[string]bool{}, volumes: map[string]bool{}, image: map[string]string{},
+		scheduled: scheduled}
 	m.rt.AddImage(image, imageV2)
-	m.o = orchestrator.New(m.rt, orchestrator.Options{Logger: quiet})
+	m.o = orchestrator.New(m.rt, orchestrator.Options{Logger: quiet, ScheduleExecChecks: scheduled})
 	return m
+}
+
+// specHash is the spec hash the orchestrator gives name's container.
+func (m *model) specHash(name string) string {
+	return orchestrator.SpecOf(m.o, m.app(name)).Labels[runtime.LabelSpecHash]
+}
+
+// checks runs every running container's check, as the schedule of ScheduleExecChecks does
+// between passes; with the engine's timers the fake records results at once already.
+func (m *model) checks(t *rapid.T) {
+	if !m.scheduled {
+		t.Skip("the engine runs the checks")
+	}
+	for _, name := range modelApps {
+		m.rt.RunHealthCheck(context.Background(), name)
+	}
 }
 
 func (m *model) app(name string) orchestrator.App {
@@ -253,7 +273,7 @@ func (m *model) pass(t *rapid.T) {
 		spec, obs, ok := m.rt.Container(name)
 		if ok && m.desired[name] && !m.hookIsPending(name) && !m.doomed[name] &&
 			obs.State == runtime.StateRunning && obs.Health == runtime.HealthHealthy &&
-			spec.Labels[runtime.LabelSpecHash] == m.app(name).ContainerSpec().Labels[runtime.LabelSpecHash] {
+			spec.Labels[runtime.LabelSpecHash] == m.specHash(name) {
 			untouchable[name] = obs
 		}
 	}
@@ -299,7 +319,7 @@ func (m *model) converge(t *rapid.T) {
 
 func (m *model) mustBeUp(t *rapid.T, name string) {
 	spec, obs, ok := m.rt.Container(name)
-	want := m.app(name).ContainerSpec().Labels[runtime.LabelSpecHash]
+	want := m.specHash(name)
 	if !ok || obs.State != runtime.StateRunning || obs.Health != runtime.HealthHealthy || spec.Labels[runtime.LabelSpecHash] != want {
 		t.Fatalf("%s is %v/%v (exists=%v), want running/healthy on the current spec; engine: %s", name, obs.State, obs.Health, ok, m.rt)
 	}

@@ -11,16 +11,25 @@ import (
 
 // currentHealth returns the committed health of a running container: the engine's verdict for
 // exec checks, the tracker's after one probe for HTTP/TCP checks, HealthNone without a check.
+// With Options.ScheduleExecChecks, an exec check without a verdict yet is run now: no engine
+// timer would run it (the container may have been started while no daemon ran the schedule).
 func (o *Orchestrator) currentHealth(ctx context.Context, s *appState, obs runtime.Observation, now time.Time) runtime.Health {
 	if obs.State != runtime.StateRunning || !s.desired {
 		return obs.Health
 	}
 	switch s.app.Health.Kind() {
 	case health.KindExec:
-		if obs.Health == runtime.HealthNone || obs.Health == runtime.HealthUnknown {
+		h := obs.Health
+		runner, ok := o.rt.(runtime.HealthRunner)
+		if verdict := h == runtime.HealthHealthy || h == runtime.HealthUnhealthy; !verdict && ok && o.opts.ScheduleExecChecks {
+			if ran, err := runner.RunHealthCheck(ctx, s.spec.Name); err == nil {
+				h = ran
+			}
+		}
+		if h == runtime.HealthNone || h == runtime.HealthUnknown {
 			return runtime.HealthStarting
 		}
-		return obs.Health
+		return h
 	case health.KindHTTP, health.KindTCP:
 		r, _ := o.opts.Prober(s.app.Health).Probe(ctx)
 		s.tracker = s.tracker.Observe(s.app.Health, obs.StartedAt, now, r)

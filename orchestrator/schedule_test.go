@@ -114,3 +114,44 @@ func TestSwitchingScheduleRecreates(t *testing.T) {
 		}
 	})
 }
+
+// A daemon that restarts while an app's container runs unchecked (it died mid-start, or someone
+// started the container by hand) sees health "starting" with no engine timer to end it. A pass
+// runs the check of such an app at once; while the check says "starting" (a start period), the
+// schedule keeps running it.
+func TestScheduledChecksGiveStartingAppsAVerdict(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, before := setup(orchestrator.Options{ScheduleExecChecks: true})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		for _, n := range []string{"electrs", "mempool"} {
+			if _, err := before.Install(ctx, newApp(n)); err != nil {
+				t.Fatal(err)
+			}
+			rt.KillExternally(n)
+			rt.Start(ctx, n) // started behind skerry's back: no check ran
+		}
+		rt.SetHealth("mempool", runtime.HealthStarting) // its check will say "starting"
+
+		after := orchestrator.New(rt, orchestrator.Options{Logger: quiet, ScheduleExecChecks: true})
+		if err := after.RegisterAll(ctx, newApp("electrs"), newApp("mempool")); err != nil {
+			t.Fatal(err)
+		}
+		watching := make(chan struct{})
+		go func() { after.WatchEvents(ctx, rt, nil); close(watching) }()
+		synctest.Wait() // the watches start before any pass saw the apps
+		rt.ResetCalls()
+		rep := after.ReconcileAll(ctx)
+		if rep.Apps[0].Action != orchestrator.ActionNone || rep.Apps[1].Action != orchestrator.ActionWait ||
+			rt.Calls(fake.OpRunHealthCheck) != 2 {
+			t.Fatalf("%v; %d checks", rep, rt.Calls(fake.OpRunHealthCheck))
+		}
+		assertRunningHealthy(t, rt, "electrs")
+		rt.SetHealth("mempool", runtime.HealthHealthy) // the start period ends
+		time.Sleep(health.DefaultInterval + time.Second)
+		synctest.Wait()
+		assertRunningHealthy(t, rt, "mempool")
+		cancel()
+		<-watching
+	})
+}
