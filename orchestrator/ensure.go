@@ -180,6 +180,10 @@ func (o *Orchestrator) rollback(ctx context.Context, s *appState, cause error, r
 // execute carries out a non-trivial action.
 func (o *Orchestrator) execute(ctx context.Context, s *appState, a Action, observed runtime.State) error {
 	name := s.spec.Name
+	if a.Starts() {
+		o.starts.begin()
+		defer o.starts.end()
+	}
 	switch a {
 	case ActionCreate:
 		return o.createAndStart(ctx, s)

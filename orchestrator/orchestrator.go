@@ -82,6 +82,8 @@ type Orchestrator struct {
 	apps map[string]*appState
 	// watches are the per-app watches of the running WatchEvents, if any.
 	watches []*appWatch
+	// starts counts starting actions in flight; readiness checks wait for them.
+	starts startsInFlight
 }
 
 // appState is the orchestrator's memory of one app. lock serializes operations on the app;

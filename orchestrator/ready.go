@@ -65,6 +65,11 @@ func (o *Orchestrator) waitReady(ctx context.Context, s *appState) error {
 			}
 			return fmt.Errorf("%s: inspect while waiting: %w", name, err)
 		}
+		if check.Kind() == health.KindExec && s.tracker.Status != health.StatusHealthy {
+			if err := o.quietBeforeCheck(ctx, s, obs.StartedAt.Add(minUptime)); err != nil {
+				return err
+			}
+		}
 		passed, err := o.judge(ctx, s, check, runner, obs)
 		if err != nil {
 			return err
@@ -122,6 +127,27 @@ func (o *Orchestrator) judge(ctx context.Context, s *appState, check health.Chec
 		return true, nil
 	}
 	return false, nil
+}
+
+// quietBeforeCheck waits, before an exec readiness check, until no start is in flight or until
+// guardEnd (the app's StartedAt + MinUptime), whichever comes first: a check that passes before
+// then makes the app ready no sooner, and it would slow the starts.
+func (o *Orchestrator) quietBeforeCheck(ctx context.Context, s *appState, guardEnd time.Time) error {
+	idle := o.starts.idle()
+	select {
+	case <-idle:
+		return nil
+	default:
+	}
+	t := time.NewTimer(time.Until(guardEnd))
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-t.C:
+	case <-ctx.Done():
+		return o.notReady(s, fmt.Sprintf("not ready within %v", s.app.readyTimeout()))
+	}
+	return nil
 }
 
 func (o *Orchestrator) notReady(s *appState, why string) error {

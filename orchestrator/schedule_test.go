@@ -155,3 +155,58 @@ func TestScheduledChecksGiveStartingAppsAVerdict(t *testing.T) {
 		<-watching
 	})
 }
+
+// A readiness check waits for other apps' starts in flight, at most until its own app's
+// MinUptime is reached: passing sooner would not make the app ready sooner, and on a small node
+// checks run beside a burst of starts slow every start.
+func TestReadinessChecksYieldToStarts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, o := setup(orchestrator.Options{})
+		ctx := context.Background()
+		if _, err := o.Install(ctx, newApp("lnd")); err != nil {
+			t.Fatal(err)
+		}
+		ensure := func() <-chan error {
+			done := make(chan error, 1)
+			go func() { _, err := o.EnsureRunning(ctx, "lnd"); done <- err }()
+			return done
+		}
+
+		// Alone: lnd's check runs as soon as it started.
+		rt.KillExternally("lnd")
+		rt.ResetCalls()
+		done := ensure()
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		if n := rt.Calls(fake.OpRunHealthCheck); n != 1 {
+			t.Fatalf("alone: %d checks 100 ms after the start", n)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+
+		// Beside btcpay's start, which hangs for 10 s: lnd's check waits until lnd's MinUptime.
+		rt.Hang(fake.OpCreate, true)
+		bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		go o.Install(bctx, newApp("btcpay"))
+		synctest.Wait()
+		rt.KillExternally("lnd")
+		rt.ResetCalls()
+		done = ensure()
+		time.Sleep(orchestrator.DefaultMinUptime - 100*time.Millisecond)
+		synctest.Wait()
+		if n := rt.Calls(fake.OpRunHealthCheck); n != 0 {
+			t.Fatalf("beside a start: %d checks before MinUptime", n)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if n := rt.Calls(fake.OpRunHealthCheck); n != 1 {
+			t.Fatalf("beside a start: %d checks in all", n)
+		}
+		rt.Hang(fake.OpCreate, false)
+		cancel()
+		synctest.Wait()
+	})
+}
