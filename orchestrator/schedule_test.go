@@ -35,7 +35,7 @@ func TestScheduledChecksFindUnhealthyApps(t *testing.T) {
 		rt.ResetCalls()
 
 		// Idle: one check per app per interval, and nothing else.
-		time.Sleep(6*health.DefaultInterval + time.Second)
+		time.Sleep(6 * health.DefaultInterval) // exactly 6 checks per app, whatever their phases
 		synctest.Wait()
 		if got, want := rt.Calls(fake.OpRunHealthCheck), 6*len(names); got != want || rt.TotalCalls() != want {
 			t.Fatalf("idle minute: %d checks (want %d), %d calls in all", got, want, rt.TotalCalls())

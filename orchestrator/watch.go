@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -118,12 +119,14 @@ const checkGrace = 5 * time.Second
 // It returns, so that a pass looks at the app, when a check reports unhealthy (the engine has
 // counted FailureThreshold failures) or cannot run (the container stopped or is gone, the engine
 // is unreachable). It also returns when the app is no longer desired or its check is no longer
-// an exec check.
+// an exec check. The first check comes after a phase within the interval that depends on the
+// app's name, so that apps armed together (at start-up, after a bring-up) are not checked
+// together: the checks of a node's apps spread over the interval.
 func (o *Orchestrator) runChecks(runner runtime.HealthRunner) func(ctx context.Context, app, container string) {
 	return func(ctx context.Context, app, container string) {
 		check, ok := o.scheduledCheck(app)
-		for ok {
-			t := time.NewTimer(check.Interval)
+		for wait := phase(app, check.Interval); ok; wait = check.Interval {
+			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
 				t.Stop()
@@ -148,6 +151,16 @@ func (o *Orchestrator) runChecks(runner runtime.HealthRunner) func(ctx context.C
 			}
 		}
 	}
+}
+
+// phase returns a duration in (0, interval] that depends on name only.
+func phase(name string, interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return interval
+	}
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return interval - time.Duration(h.Sum64()%uint64(interval))
 }
 
 // scheduledCheck returns app's exec check with its defaults, and false when the app is not
