@@ -11,11 +11,12 @@
 //     observation to one action; the Orchestrator observes a Runtime, runs pre-start hooks
 //     (package hooks), executes the action and waits for health (package health) before it
 //     reports success. ReconcileAll is one level-based pass over every app, one runtime call when
-//     nothing needs doing.
-//   - quadlet renders companion containers as Quadlet .container units (pure), unit drives the
-//     systemd manager over D-Bus, and companion installs, removes and reconciles companions
-//     through both, so that systemd (Restart=always) supervises them even when the embedding
-//     daemon crashes.
+//     nothing needs doing. WatchEvents reacts to engine events and container exits with per-app
+//     passes and, with Options.ScheduleExecChecks, runs the apps' exec checks itself.
+//   - quadlet renders companion containers as Quadlet .container units (pure), quadlet/systemd
+//     drives the systemd manager over D-Bus, and companion installs, removes and reconciles
+//     companions through both, so that systemd (Restart=always) supervises them even when the
+//     embedding daemon crashes.
 //   - reconciler runs passes: one at once, then every interval, and on Trigger; Keyed and Watch
 //     turn an event stream into coalesced per-app passes (Orchestrator.WatchEvents wires them).
 //

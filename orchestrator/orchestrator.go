@@ -57,17 +57,18 @@ type Options struct {
 	// PruneOrphans removes managed containers of apps this orchestrator does not know. Off by
 	// default: a daemon that restarts with an empty app list must not delete the node's apps.
 	PruneOrphans bool
-	// ScheduleExecChecks makes skerry, not the engine, decide when exec checks run: containers
-	// are created with a check the engine runs only when asked (interval 0: podman then starts
-	// no systemd timer per container, and runs no `podman healthcheck run` process per check),
-	// and WatchEvents runs each running app's check on its Interval over the runtime's API. The
-	// engine still records every result, so passes read health as before.
+	// ScheduleExecChecks makes skerry, not the engine, decide when exec checks run. Containers
+	// are created with a check the engine runs only when asked (interval 0: podman then creates
+	// no systemd timer per container and runs no `podman healthcheck run` process per check).
+	// WatchEvents runs each running app's check on its Interval over the runtime's API, and a
+	// pass runs the check of a running app that has no verdict yet. The engine still records
+	// every result, so passes read health as before.
 	//
-	// It makes a cold start about 2x cheaper for the engine and a check far cheaper for the node
-	// (see BENCHMARKS.md), at a price: health is updated only while WatchEvents runs (a daemon
-	// that does not call it never sees an app turn unhealthy), and not while the daemon is down.
-	// The container spec changes with it, so switching it recreates every app with an exec
-	// check at the next pass.
+	// On podman this makes starts much cheaper and idle checks far cheaper for the node (see
+	// BENCHMARKS.md), at a price: checks run only while WatchEvents runs (a daemon that does not
+	// call it never sees an app turn unhealthy), and not while the daemon is down. The container
+	// spec changes with it, so switching it recreates every app with an exec check at the next
+	// pass.
 	ScheduleExecChecks bool
 }
 
