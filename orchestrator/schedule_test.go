@@ -90,7 +90,7 @@ func TestScheduledChecksNeedWatchEvents(t *testing.T) {
 }
 
 // Switching ScheduleExecChecks changes the container spec, so the next pass recreates the app;
-// its volume is kept.
+// its volume is kept. A no-op pass stays one runtime call.
 func TestSwitchingScheduleRecreates(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt, timers := setup(orchestrator.Options{})
@@ -109,8 +109,9 @@ func TestSwitchingScheduleRecreates(t *testing.T) {
 		if spec, _, _ := rt.Container("btcpay"); spec.HealthCheck.Interval != 0 || !slices.Contains(rt.Volumes(), "btcpay-data") {
 			t.Fatalf("after the switch: %+v, volumes %v", spec.HealthCheck, rt.Volumes())
 		}
-		if rep := scheduled.ReconcileAll(ctx); rep.Apps[0].Action != orchestrator.ActionNone {
-			t.Fatalf("second pass: %v", rep)
+		rt.ResetCalls()
+		if rep := scheduled.ReconcileAll(ctx); rep.Apps[0].Action != orchestrator.ActionNone || rt.TotalCalls() != 1 {
+			t.Fatalf("second pass: %v, %d calls", rep, rt.TotalCalls())
 		}
 	})
 }
