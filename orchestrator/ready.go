@@ -61,7 +61,7 @@ func (o *Orchestrator) waitReady(ctx context.Context, s *appState) error {
 		obs, err := o.rt.Inspect(ctx, name)
 		if err != nil {
 			if ctx.Err() != nil {
-				return o.notReady(s, fmt.Sprintf("not ready within %v", s.app.readyTimeout()))
+				return o.notReadyInTime(s)
 			}
 			return fmt.Errorf("%s: inspect while waiting: %w", name, err)
 		}
@@ -85,12 +85,8 @@ func (o *Orchestrator) waitReady(ctx context.Context, s *appState) error {
 				return nil
 			}
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return o.notReady(s, fmt.Sprintf("not ready within %v", s.app.readyTimeout()))
-		case <-t.C:
+		if !sleep(ctx, wait, nil) {
+			return o.notReadyInTime(s)
 		}
 		delay = min(2*delay, time.Second)
 	}
@@ -133,21 +129,29 @@ func (o *Orchestrator) judge(ctx context.Context, s *appState, check health.Chec
 // guardEnd (the app's StartedAt + MinUptime), whichever comes first: a check that passes before
 // then makes the app ready no sooner, and it would slow the starts.
 func (o *Orchestrator) quietBeforeCheck(ctx context.Context, s *appState, guardEnd time.Time) error {
-	idle := o.starts.idle()
-	select {
-	case <-idle:
-		return nil
-	default:
-	}
-	t := time.NewTimer(time.Until(guardEnd))
-	defer t.Stop()
-	select {
-	case <-idle:
-	case <-t.C:
-	case <-ctx.Done():
-		return o.notReady(s, fmt.Sprintf("not ready within %v", s.app.readyTimeout()))
+	if !sleep(ctx, time.Until(guardEnd), o.starts.idle()) {
+		return o.notReadyInTime(s)
 	}
 	return nil
+}
+
+// sleep waits for d, or until early is closed (nil: never), and reports false when ctx ended
+// first.
+func sleep(ctx context.Context, d time.Duration, early <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-early:
+	case <-t.C:
+	}
+	return true
+}
+
+// notReadyInTime is the failure of a wait that ctx (ReadyTimeout) ended.
+func (o *Orchestrator) notReadyInTime(s *appState) error {
+	return o.notReady(s, fmt.Sprintf("not ready within %v", s.app.readyTimeout()))
 }
 
 func (o *Orchestrator) notReady(s *appState, why string) error {

@@ -126,12 +126,8 @@ func (o *Orchestrator) runChecks(runner runtime.HealthRunner) func(ctx context.C
 	return func(ctx context.Context, app, container string) {
 		check, ok := o.scheduledCheck(app)
 		for wait := phase(app, check.Interval); ok; wait = check.Interval {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if !sleep(ctx, wait, nil) {
 				return
-			case <-t.C:
 			}
 			if check, ok = o.scheduledCheck(app); !ok {
 				return
