@@ -14,4 +14,8 @@ var (
 	ErrInvalidSpec = errors.New("invalid spec")
 	// ErrUnavailable: the engine could not be reached (socket gone, connection refused).
 	ErrUnavailable = errors.New("runtime unavailable")
+	// ErrRolledBack: a changed release (an app's spec or a set of companion units) did not come
+	// up and the last release that did was put back. The error also wraps the failure. The
+	// orchestrator and the companion manager both return it: one sentinel for one meaning.
+	ErrRolledBack = errors.New("upgrade rolled back")
 )

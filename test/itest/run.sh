@@ -5,6 +5,11 @@
 # rootless podman socket and the systemd user bus are at their production paths, and tears the
 # environment down. Fails loudly when the environment cannot start; never skips. Needs root.
 set -euo pipefail
+# One user of the environment at a time: concurrent callers queue on this lock.
+if [ -z "${SKERRY_ITEST_LOCKED:-}" ]; then
+  export SKERRY_ITEST_LOCKED=1
+  exec flock /tmp/skerry-itest.lock bash "$0" "$@"
+fi
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 ENV="$HERE/env.sh"
@@ -28,6 +33,8 @@ pkgs=$(cd "$REPO" && go list -tags "$TAGS" -f '{{if .XTestGoFiles}}{{.ImportPath
       grep -l '^//go:build.*integration' "$dir"/*_test.go >/dev/null 2>&1 && echo "$p"
     done || true)
 [ -n "$pkgs" ] || { echo "itest: no integration test packages found"; exit 1; }
+# ITEST_PKGS narrows the run to packages whose import path matches this regexp (e.g. 'test/e2e$').
+[ -z "${ITEST_PKGS:-}" ] || pkgs=$(echo "$pkgs" | grep -E "$ITEST_PKGS" || true)
 status=0
 for p in $pkgs; do
   name=$(echo "${p#github.com/skerry-dev/skerry/}" | tr / -)
@@ -36,6 +43,8 @@ for p in $pkgs; do
   echo "== run $p (inside, as app)"
   bash "$ENV" run /share/bin/"$name".test -test.v -test.timeout 20m ${ITEST_RUN:+-test.run "$ITEST_RUN"} || status=1
 done
+# ITEST_SKIP_NODED=1 skips the example daemon's run (for a narrowed run while developing).
+[ -z "${ITEST_SKIP_NODED:-}" ] || exit $status
 echo "== example daemon: examples/noded, 3 passes, then uninstall"
 (cd "$REPO" && CGO_ENABLED=0 go build -tags "${TAGS#integration }" -o "$SHARE/bin/noded" ./examples/noded)
 out=$(bash "$ENV" run /share/bin/noded -interval 1s -passes 3 -rotate-every 0 2>&1) || { echo "$out"; status=1; }
