@@ -38,4 +38,7 @@ var (
 	// ErrJobFailed: a start, stop or restart job ended in failed, timeout, dependency, canceled
 	// or skipped. The wrapping error names the result.
 	ErrJobFailed = errors.New("systemd job failed")
+	// ErrUnavailable: the unit manager could not be reached (bus gone or restarting, manager
+	// not on the bus, connection closed). The call may succeed later; a manager reconnects.
+	ErrUnavailable = errors.New("unit manager unavailable")
 )
