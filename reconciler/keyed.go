@@ -12,6 +12,9 @@ import (
 // at most once, and Adds that arrive while its pass runs collapse into one follow-up pass. A
 // burst of N events over K keys therefore costs at most 2K passes. At most Workers passes run at
 // once. The zero value is not usable; call NewKeyed.
+//
+// When Run's context ends, passes in flight get Grace, then their context is cancelled; keys
+// still queued are dropped, and AddAfter timers are stopped (none fires after Run returned).
 type Keyed struct {
 	fn   func(ctx context.Context, key string)
 	opts KeyedOptions
@@ -21,6 +24,10 @@ type Keyed struct {
 	queued     map[string]bool // in queue, or to be requeued when its pass ends
 	processing map[string]bool
 	wake       chan struct{}
+	// timers are the pending AddAfter timers; stopped when Run returns.
+	timers map[*time.Timer]bool
+	// stopped is set when Run has returned: AddAfter arms nothing then.
+	stopped bool
 }
 
 // KeyedOptions configure a Keyed queue. The zero value is usable.
@@ -29,6 +36,10 @@ type KeyedOptions struct {
 	Workers int
 	// PassTimeout bounds each pass (default DefaultPassTimeout).
 	PassTimeout time.Duration
+	// Grace is how long passes in flight when Run's context ends may go on before their
+	// context is cancelled (cause ErrShutdown). Zero: the context's WithShutdownGrace value,
+	// else DefaultGrace; negative: none.
+	Grace time.Duration
 	// Logger receives panics of passes (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -44,7 +55,8 @@ func NewKeyed(fn func(ctx context.Context, key string), opts KeyedOptions) *Keye
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Keyed{fn: fn, opts: opts, queued: map[string]bool{}, processing: map[string]bool{}, wake: make(chan struct{}, 1)}
+	return &Keyed{fn: fn, opts: opts, queued: map[string]bool{}, processing: map[string]bool{},
+		wake: make(chan struct{}, 1), timers: map[*time.Timer]bool{}}
 }
 
 // Add requests a pass for key. It never blocks.
@@ -62,13 +74,29 @@ func (k *Keyed) Add(key string) {
 }
 
 // AddAfter requests a pass for key once d has passed (at once when d <= 0): the retry of a pass
-// that had to wait, e.g. for a crash-loop backoff to expire.
+// that had to wait, e.g. for a crash-loop backoff to expire. After Run has returned it does
+// nothing, and a pending AddAfter is cancelled when Run returns.
 func (k *Keyed) AddAfter(key string, d time.Duration) {
 	if d <= 0 {
 		k.Add(key)
 		return
 	}
-	time.AfterFunc(d, func() { k.Add(key) })
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.stopped {
+		return
+	}
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		k.mu.Lock()
+		armed := k.timers[t]
+		delete(k.timers, t)
+		k.mu.Unlock()
+		if armed {
+			k.Add(key)
+		}
+	})
+	k.timers[t] = true
 }
 
 func (k *Keyed) signal() {
@@ -78,33 +106,37 @@ func (k *Keyed) signal() {
 	}
 }
 
-// Run processes keys until ctx ends, then waits for in-flight passes (which are not cancelled:
-// each runs under its own PassTimeout) and returns ctx's error.
+// Run processes keys until ctx ends, then waits for in-flight passes (each gets Grace, then its
+// context is cancelled), stops the pending AddAfter timers and returns ctx's error. Call it
+// once.
 func (k *Keyed) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for range k.opts.Workers {
 		wg.Go(func() { k.work(ctx) })
 	}
 	wg.Wait()
+	k.mu.Lock()
+	k.stopped = true
+	for t := range k.timers {
+		t.Stop()
+	}
+	clear(k.timers)
+	k.mu.Unlock()
 	return ctx.Err()
 }
 
 func (k *Keyed) work(ctx context.Context) {
-	for {
+	for ctx.Err() == nil {
 		key, ok := k.next()
 		if !ok {
 			select {
 			case <-ctx.Done():
-				return
 			case <-k.wake:
-				continue
 			}
+			continue
 		}
 		k.run(ctx, key)
 		k.done(key)
-		if ctx.Err() != nil {
-			return
-		}
 	}
 }
 
@@ -135,7 +167,7 @@ func (k *Keyed) done(key string) {
 }
 
 func (k *Keyed) run(ctx context.Context, key string) {
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.opts.PassTimeout)
+	pctx, cancel := passContext(ctx, k.opts.PassTimeout, graceOf(ctx, k.opts.Grace))
 	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {

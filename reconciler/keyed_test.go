@@ -141,3 +141,42 @@ func TestWatchReopensWithBackoff(t *testing.T) {
 		<-done
 	})
 }
+
+func TestKeyedShutdownIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		causes := map[string]error{}
+		ran := map[string]bool{}
+		k := reconciler.NewKeyed(func(ctx context.Context, key string) {
+			mu.Lock()
+			ran[key] = true
+			mu.Unlock()
+			select {
+			case <-time.After(time.Hour): // a readiness wait that would outlive any stop timeout
+			case <-ctx.Done():
+			}
+			mu.Lock()
+			causes[key] = context.Cause(ctx)
+			mu.Unlock()
+		}, reconciler.KeyedOptions{Workers: 2, Logger: quiet})
+		ctx, cancel := context.WithCancel(reconciler.WithShutdownGrace(context.Background(), 5*time.Second))
+		done := make(chan error, 1)
+		go func() { done <- k.Run(ctx) }()
+		k.Add("bitcoind")
+		k.Add("lnd")
+		k.Add("queued") // both workers busy: still queued at shutdown
+		synctest.Wait()
+		cancel()
+		cancelled := time.Now()
+		<-done
+		if took := time.Since(cancelled); took != 5*time.Second {
+			t.Fatalf("Run returned %v after the cancel, want the 5 s grace", took)
+		}
+		if !errors.Is(causes["bitcoind"], reconciler.ErrShutdown) || !errors.Is(causes["lnd"], reconciler.ErrShutdown) {
+			t.Fatalf("pass contexts ended with %v, want ErrShutdown", causes)
+		}
+		if ran["queued"] {
+			t.Fatal("a key queued at shutdown got a pass")
+		}
+	})
+}

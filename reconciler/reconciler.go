@@ -1,6 +1,8 @@
-// Package reconciler owns the periodic loop that keeps re-checking desired state: a pass at
-// once, then one every interval, an immediate coalesced pass on Trigger, and a loop that
-// survives failing and panicking passes. It knows nothing of containers: a pass is any function.
+// Package reconciler owns the loops that keep re-checking desired state: the periodic Loop (a
+// pass at once, then one every interval, an immediate coalesced pass on Trigger), the per-key
+// Keyed queue and the Watch of an event stream. They survive failing and panicking passes and
+// shut down in bounded time: a pass in flight when the loop's context ends gets a grace period,
+// then its own context is cancelled. They know nothing of containers: a pass is any function.
 package reconciler
 
 import (
@@ -13,11 +15,12 @@ import (
 // DefaultInterval is the time between periodic passes.
 const DefaultInterval = 30 * time.Second
 
-// DefaultPassTimeout bounds one pass; shutdown never interrupts a pass, this deadline does.
+// DefaultPassTimeout bounds one pass.
 const DefaultPassTimeout = 10 * time.Minute
 
-// Pass is one reconcile pass. Its context is not the loop's: it is cancelled only by the pass
-// deadline, so that a shutdown lets an in-flight pass finish.
+// Pass is one reconcile pass. Its context is not the loop's: it carries the loop context's
+// values and ends at the pass deadline, or Grace after the loop's context ended, so that a
+// shutdown lets an in-flight pass finish within a bound.
 type Pass[R any] func(ctx context.Context) (R, error)
 
 // Options configure a Loop. The zero value is usable.
@@ -26,6 +29,10 @@ type Options[R any] struct {
 	Interval time.Duration
 	// PassTimeout bounds each pass (default 10 min).
 	PassTimeout time.Duration
+	// Grace is how long a pass in flight when Run's context ends may go on before its context
+	// is cancelled (cause ErrShutdown). Zero: the context's WithShutdownGrace value, else
+	// DefaultGrace; negative: none.
+	Grace time.Duration
 	// OnReport receives each pass's result and error (a panic arrives as an error), in the
 	// loop's goroutine. It must not block for long.
 	OnReport func(R, error)
@@ -64,7 +71,9 @@ func (l *Loop[R]) Trigger() {
 }
 
 // Run runs a pass at once, then one every Interval or on Trigger, until ctx ends. Cancelling ctx
-// interrupts the wait between passes, never a pass. Run returns ctx's error.
+// interrupts the wait between passes; a pass in flight gets Grace to finish, then its context is
+// cancelled, and Run returns when it returns (its report is delivered first). Run returns ctx's
+// error.
 func (l *Loop[R]) Run(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -81,14 +90,17 @@ func (l *Loop[R]) Run(ctx context.Context) error {
 				}
 			}
 		}
+		if ctx.Err() != nil { // a tick or trigger that raced the end: no new pass
+			return ctx.Err()
+		}
 		l.runPass(ctx)
 		timer.Reset(l.opts.Interval)
 	}
 }
 
-// runPass runs one pass under its own deadline, detached from ctx's cancellation.
+// runPass runs one pass under its own deadline and ctx's grace.
 func (l *Loop[R]) runPass(ctx context.Context) {
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.opts.PassTimeout)
+	pctx, cancel := passContext(ctx, l.opts.PassTimeout, graceOf(ctx, l.opts.Grace))
 	defer cancel()
 	start := time.Now()
 	r, err := l.safePass(pctx)

@@ -129,31 +129,74 @@ func TestTriggersCoalesce(t *testing.T) {
 	})
 }
 
-func TestShutdownNeverInterruptsAPass(t *testing.T) {
+func TestShutdownGivesAPassItsGrace(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		grace     time.Duration // Options.Grace
+		ctxGrace  time.Duration // WithShutdownGrace, 0: none
+		passTakes time.Duration
+		wantEnd   time.Duration // when Run returns, after the cancel
+		wantErr   error         // the pass context's error when the pass ends
+	}{
+		{"finishes within the default grace", 0, 0, 5 * time.Second, 5 * time.Second, nil},
+		{"cut at the default grace", 0, 0, time.Hour, reconciler.DefaultGrace, context.Canceled},
+		{"cut at its own grace", 3 * time.Second, 0, time.Hour, 3 * time.Second, context.Canceled},
+		{"cut at the context's grace", 0, 2 * time.Second, time.Hour, 2 * time.Second, context.Canceled},
+		{"its own grace wins over the context's", 4 * time.Second, 2 * time.Second, time.Hour, 4 * time.Second, context.Canceled},
+		{"no grace", -1, 0, time.Hour, 0, context.Canceled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var passErr, cause error
+				started := make(chan struct{})
+				pass := func(ctx context.Context) (int, error) {
+					close(started)
+					select {
+					case <-time.After(tc.passTakes):
+					case <-ctx.Done():
+					}
+					passErr, cause = ctx.Err(), context.Cause(ctx)
+					return 0, passErr
+				}
+				base := context.Background()
+				if tc.ctxGrace != 0 {
+					base = reconciler.WithShutdownGrace(base, tc.ctxGrace)
+				}
+				ctx, cancel := context.WithCancel(base)
+				var reported error
+				l := reconciler.New(pass, reconciler.Options[int]{Logger: quiet, Grace: tc.grace,
+					OnReport: func(_ int, err error) { reported = err }})
+				done := make(chan error, 1)
+				go func() { done <- l.Run(ctx) }()
+				<-started
+				cancel()
+				cancelled := time.Now()
+				if err := <-done; !errors.Is(err, context.Canceled) {
+					t.Fatalf("Run returned %v", err)
+				}
+				if took := time.Since(cancelled); took != tc.wantEnd {
+					t.Fatalf("Run returned %v after the cancel, want %v", took, tc.wantEnd)
+				}
+				if !errors.Is(passErr, tc.wantErr) || !errors.Is(reported, tc.wantErr) {
+					t.Fatalf("pass context ended with %v (reported %v), want %v", passErr, reported, tc.wantErr)
+				}
+				if tc.wantErr != nil && !errors.Is(cause, reconciler.ErrShutdown) {
+					t.Fatalf("cause %v, want ErrShutdown", cause)
+				}
+			})
+		})
+	}
+}
+
+func TestNoPassAfterShutdown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		block := make(chan struct{})
-		var passCtxErr error
-		pass := func(ctx context.Context) (int, error) {
-			<-block
-			passCtxErr = ctx.Err()
-			return 0, nil
-		}
+		rec := &recorder{start: time.Now()}
 		ctx, cancel := context.WithCancel(context.Background())
-		l := reconciler.New(pass, reconciler.Options[int]{Logger: quiet})
-		done := make(chan error, 1)
-		go func() { done <- l.Run(ctx) }()
-		synctest.Wait()
+		l := reconciler.New(rec.pass, reconciler.Options[int]{Logger: quiet})
 		cancel()
-		synctest.Wait()
-		select {
-		case <-done:
-			t.Fatal("Run returned while a pass was in flight")
-		default:
-		}
-		close(block)
-		<-done
-		if passCtxErr != nil {
-			t.Fatalf("the pass saw its context cancelled: %v", passCtxErr)
+		l.Trigger() // both ready: the end wins
+		if err := l.Run(ctx); !errors.Is(err, context.Canceled) || rec.count() != 0 {
+			t.Fatalf("Run = %v after %d passes, want no pass", err, rec.count())
 		}
 	})
 }
