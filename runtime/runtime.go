@@ -26,7 +26,7 @@ const (
 // can test them with errors.Is.
 //
 // Optional capabilities are separate interfaces, found by type assertion: EventSource,
-// ExitWaiter, HealthRunner, LogReader.
+// ExitWaiter, HealthRunner, LogReader, Renamer.
 type Runtime interface {
 	Containers
 	Images
@@ -144,4 +144,13 @@ type ExitWaiter interface {
 type LogReader interface {
 	// Logs returns up to tail of the last lines the container wrote (stdout and stderr).
 	Logs(ctx context.Context, name string, tail int) ([]string, error)
+}
+
+// Renamer is implemented by runtimes that can rename a container (podman rename). The
+// orchestrator uses it to keep an app's previous release, stopped and renamed, until the next
+// one is ready, so that a failed upgrade can be undone even by a daemon restarted in between.
+type Renamer interface {
+	// Rename gives the container name the name to. ErrNotFound when there is no container
+	// name, ErrAlreadyExists when a container is called to already.
+	Rename(ctx context.Context, name, to string) error
 }
