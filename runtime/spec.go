@@ -22,6 +22,10 @@ type ContainerSpec struct {
 	// Env holds environment variables. Values may be secrets: they are never logged or put in
 	// error strings.
 	Env map[string]string
+	// Secrets are stored secrets handed to the container by reference (see SecretRef): the
+	// way to give a container a password without its value entering the spec. (omitempty: a
+	// spec without secrets keeps the SpecHash it had before this field existed.)
+	Secrets []SecretRef `json:",omitempty"`
 	// Network selects host, bridge (the engine's default) or a named network.
 	Network Network
 	// Ports are published ports; ignored with host networking.

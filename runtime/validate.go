@@ -147,6 +147,7 @@ func (spec ContainerSpec) validate(p *Problems, pre string) {
 		p.Add(pre+"Ports", "ports cannot be published with host networking")
 	}
 	validatePorts(p, pre, spec.Ports)
+	validateSecrets(p, pre, spec.Secrets, spec.Env)
 	targets := map[string]bool{}
 	for i, m := range spec.Mounts {
 		f := fmt.Sprintf("%sMounts[%d]", pre, i)
