@@ -37,6 +37,7 @@ import (
 // without reconnecting by hand.
 type Runtime struct {
 	conn context.Context // the bindings keep their client in a context
+	fp   fingerprintKey  // see secrets.go
 }
 
 var (
@@ -185,6 +186,7 @@ func (r *Runtime) Create(ctx context.Context, cs runtime.ContainerSpec) error {
 	sg.Name = cs.Name
 	sg.Entrypoint, sg.Command = cs.Entrypoint, cs.Command
 	sg.Env, sg.Labels = cs.Env, cs.Labels
+	sg.Secrets, sg.EnvSecrets = specSecrets(cs.Secrets)
 	sg.CapAdd, sg.CapDrop = cs.CapAdd, cs.CapDrop
 	sg.User = cs.User
 	switch cs.Network.Mode {
