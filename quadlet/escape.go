@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The Quadlet parser (podman pkg/systemd/parser) reads a key's value in one of four ways, and
@@ -33,17 +34,30 @@ func (e *enc) fail(section, key, format string, args ...any) {
 }
 
 // checkChars refuses what no encoding can carry: control characters (newline, carriage return,
-// NUL, ...), which would inject keys or sections or end the value.
+// NUL, ...), which would inject keys or sections or end the value; C1 controls
+// (U+0080..U+009F) and invalid UTF-8, which systemd refuses in an assignment (the unit fails to
+// load) or which arrive changed; and a value that is exactly ";", which systemd reads as the
+// command separator wherever the value becomes a word of ExecStart (Quadlet does not quote it).
 func (e *enc) checkChars(section, key, v string, secret bool) bool {
+	show := func(format string) string {
+		if secret {
+			return "value " + format
+		}
+		return fmt.Sprintf("value %q ", v) + format
+	}
+	if !utf8.ValidString(v) {
+		e.fail(section, key, "%s", show("is not valid UTF-8"))
+		return false
+	}
 	for _, r := range v {
-		if r < 0x20 || r == 0x7f {
-			if secret {
-				e.fail(section, key, "value contains a control character")
-			} else {
-				e.fail(section, key, "value %q contains a control character", v)
-			}
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) {
+			e.fail(section, key, "%s", show("contains a control character"))
 			return false
 		}
+	}
+	if v == ";" {
+		e.fail(section, key, "is \";\", which systemd reads as a command separator in ExecStart")
+		return false
 	}
 	return true
 }
@@ -76,9 +90,14 @@ func (e *enc) raw(section, key, v string, cmdline bool) string {
 	return specifiers(v, cmdline)
 }
 
-// word encodes one exec-like word: double-quoted, with '\' and '"' C-escaped.
+// word encodes one exec-like word: double-quoted, with '\' and '"' C-escaped. It may not be
+// empty: Quadlet's parser drops an empty word and every word after it.
 func (e *enc) word(section, key, v string, secret bool) string {
 	if !e.checkChars(section, key, v, secret) {
+		return ""
+	}
+	if v == "" {
+		e.fail(section, key, "is empty (Quadlet's parser drops an empty word and every word after it)")
 		return ""
 	}
 	v = strings.ReplaceAll(v, `\`, `\\`)
@@ -93,6 +112,18 @@ func (e *enc) words(section, key string, ws []string) string {
 		out[i] = e.word(section, fmt.Sprintf("%s[%d]", key, i), w, false)
 	}
 	return strings.Join(out, " ")
+}
+
+// strv encodes a value of a key Quadlet splits at whitespace (LookupAllStrv: AddCapability,
+// AddDevice, Sysctl, UIDMap, LogOpt, ...): one word, no whitespace, quotes or backslashes.
+func (e *enc) strv(section, key, v string) string {
+	if !e.checkChars(section, key, v, false) {
+		return ""
+	}
+	if v == "" || strings.ContainsAny(v, " \t\"'\\") {
+		e.fail(section, key, "value %q must be one word without whitespace, quotes or backslashes (Quadlet splits it)", v)
+	}
+	return specifiers(v, true)
 }
 
 // keyVal encodes one Environment/Label/Annotation assignment as a quoted "key=value" word.
@@ -111,6 +142,7 @@ var (
 	capRE        = regexp.MustCompile(`^(CAP_)?[A-Z][A-Z0-9_]*$`)
 	containerRE  = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 	unitNameRE   = regexp.MustCompile(`^[A-Za-z0-9:_.@\\-]+\.(service|target|socket|mount|timer|path|slice|scope|device|swap|automount|network|volume|container|pod|kube|image|build)$`)
+	instanceRE   = regexp.MustCompile(`^[A-Za-z0-9:_.\\-]+$`)
 	baseNameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.@-]*$`)
 	signalRE     = regexp.MustCompile(`^(SIG)?[A-Z0-9+-]+$`)
 	logDriverRE  = regexp.MustCompile(`^[a-z0-9-]+$`)

@@ -34,8 +34,9 @@ func unescapeAll(vs []string) []string {
 
 // hostile draws strings full of what the parser treats specially: quotes, backslashes,
 // whitespace, '%', '$', '#', ';', '=', brackets, and non-ASCII.
+// A value that is exactly ";" is refused (systemd's command separator), so it is not drawn here.
 func hostile(t *rapid.T, label string) string {
-	return rapid.StringOfN(rapid.SampledFrom([]rune{'a', 'Z', '0', ' ', '"', '\'', '\\', '%', '$', '#', ';', '=', '[', ']', '{', '}', ':', '/', ',', 'é', '→', '*', '&'}), 1, 12, -1).Draw(t, label)
+	return rapid.StringOfN(rapid.SampledFrom([]rune{'a', 'Z', '0', ' ', '"', '\'', '\\', '%', '$', '#', ';', '=', '[', ']', '{', '}', ':', '/', ',', 'é', '→', '*', '&'}), 1, 12, -1).Filter(func(v string) bool { return v != ";" }).Draw(t, label)
 }
 
 // rawValue draws a hostile string valid for a raw key: no whitespace or '"' at the ends, no
@@ -50,6 +51,45 @@ func rawValue(t *rapid.T, label string) string {
 		v = "x"
 	}
 	return v
+}
+
+// pathPart draws a path component valid for a bind source.
+func pathPart(t *rapid.T, label string) string {
+	return rapid.StringMatching(`[A-Za-z0-9_@+~-][A-Za-z0-9._@+~-]{0,6}`).Draw(t, label)
+}
+
+// validVolume draws a Volume= value of the grammar the renderer accepts: a bind path or a
+// volume name, a target, and options.
+func validVolume(t *rapid.T, label string) string {
+	src := rapid.OneOf(
+		rapid.Custom(func(t *rapid.T) string { return "/" + pathPart(t, "a") + "/" + pathPart(t, "b") }),
+		rapid.StringMatching(`[A-Za-z0-9][A-Za-z0-9_.-]{0,8}`),
+	).Draw(t, label+"Source")
+	v := src + ":/" + hostile(t, label+"Target")
+	v = strings.Map(func(r rune) rune {
+		if strings.ContainsRune(",:=\"' \\", r) {
+			return '_'
+		}
+		return r
+	}, v[len(src)+1:])
+	v = src + ":" + v
+	if rapid.Bool().Draw(t, label+"RO") {
+		v += ":ro,z"
+	}
+	return v
+}
+
+// validMount draws a Mount= value of podman's --mount grammar with hostile-but-legal parts.
+func validMount(t *rapid.T, label string) string {
+	dst := "/" + pathPart(t, label+"Dst")
+	switch rapid.IntRange(0, 2).Draw(t, label+"Type") {
+	case 0:
+		return "type=bind,source=/" + pathPart(t, label+"Src") + ",destination=" + dst + ",ro"
+	case 1:
+		return "type=volume,src=" + rapid.StringMatching(`[a-z0-9][a-z0-9_.-]{0,8}`).Draw(t, label+"Vol") + ",target=" + dst
+	default:
+		return "type=tmpfs,tmpfs-size=64m,destination=" + dst
+	}
 }
 
 func genUnit(t *rapid.T) quadlet.Unit {
@@ -76,8 +116,8 @@ func genUnit(t *rapid.T) quadlet.Unit {
 			Entrypoint:     rapid.SampledFrom([]string{"", "/bin/sh"}).Draw(t, "entrypoint"),
 			Network:        listOf("network", rawValue),
 			PublishPort:    listOf("publish", rawValue),
-			Volume:         listOf("volume", rawValue),
-			Mount:          listOf("mount", hostile),
+			Volume:         listOf("volume", validVolume),
+			Mount:          listOf("mount", validMount),
 			Environment:    mapOf("env", rapid.StringMatching(`[A-Za-z_][A-Za-z0-9_]{0,8}`)),
 			Label:          mapOf("label", rapid.StringMatching(`[a-z0-9][a-z0-9./_-]{0,10}`)),
 			AddCapability:  listOf("capadd", func(t *rapid.T, l string) string { return rapid.StringMatching(`[A-Z][A-Z_]{0,10}`).Draw(t, l) }),

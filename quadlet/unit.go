@@ -11,22 +11,40 @@ import "time"
 type Unit struct {
 	// [Unit]
 	Description string
-	// After, Wants, Requires, BindsTo and PartOf name other units ("network-online.target").
-	After, Wants, Requires, BindsTo, PartOf []string
+	// After, Before, Wants, Requires, BindsTo, PartOf, Conflicts and PropagatesStopTo name other
+	// units ("network-online.target", or a Quadlet unit such as "btc.network").
+	After, Before, Wants, Requires, BindsTo, PartOf, Conflicts, PropagatesStopTo []string
 	// StartLimitBurst starts within StartLimitInterval make systemd give up (defaults 5 in 10 s).
 	StartLimitBurst    int
 	StartLimitInterval time.Duration
+
+	// DefaultDependencies is [Quadlet] DefaultDependencies=: false drops the dependency on
+	// network-online.target Quadlet adds by default; nil keeps Quadlet's default.
+	DefaultDependencies *bool
 
 	Container Container
 	Service   Service
 
 	// [Install] WantedBy: "default.target" enables the unit for the user manager.
 	WantedBy []string
+	// [Install] RequiredBy, UpheldBy and Alias name units, as WantedBy does.
+	RequiredBy, UpheldBy, Alias []string
+	// [Install] DefaultInstance= is the instance of a template unit ("name@.container") that
+	// enabling starts.
+	DefaultInstance string
 }
 
-// Container is the [Container] section. Each field documents its Quadlet key.
+// Container is the [Container] section: every key of podman 5.8's Quadlet except the deprecated
+// RemapUsers, RemapUid, RemapGid, RemapUidSize and VolatileTmp. Each field documents its key;
+// keys newer than podman 5.0 name the release that added them, and Render refuses them (or,
+// with Options.Downgrade, passes the equivalent podman flag) for an older target. A value is
+// never an empty string or word, never exactly ";" (systemd's command separator), never holds a
+// control character, a C1 control (U+0080..U+009F) or invalid UTF-8: Render refuses such values
+// with an *Error naming the field.
 type Container struct {
-	Image         string // Image= (required)
+	Image string // Image= (required unless Rootfs is set)
+	// Rootfs= runs the container from a host directory instead of an image (not with Image).
+	Rootfs        string
 	ContainerName string // ContainerName=
 	// Exec= is the command (arguments after the image).
 	Exec []string
@@ -35,31 +53,55 @@ type Container struct {
 	// Network= values: "host", "bridge", "none", a network name, or "name.network".
 	Network      []string
 	NetworkAlias []string // NetworkAlias= (podman 5.2)
+	IP           string   // IP= static IPv4 address
+	IP6          string   // IP6= static IPv6 address
 	// PublishPort= values: "[[ip:][hostPort]:]containerPort[/protocol]", e.g. "127.0.0.1:3002:80".
 	PublishPort []string
-	// Volume= values: "source:target[:options]"; source is a volume name or absolute path.
+	// ExposeHostPort= values: "port[-port][/tcp|/udp]".
+	ExposeHostPort []string
+	// Volume= values: "[source:]target[:options]"; source is a volume name, "name.volume", or a
+	// clean absolute path of [A-Za-z0-9._@+~/-] (Quadlet copies it into RequiresMountsFor=).
 	Volume []string
-	// Mount= values in podman --mount syntax: "type=bind,source=/a,destination=/b,ro".
+	// Mount= values in podman --mount syntax: "type=bind,source=/a,destination=/b,ro"; checked
+	// against podman's mount grammar (type, options, a source where Quadlet needs one).
 	Mount           []string
 	Tmpfs           []string          // Tmpfs= values: "/path[:options]"
 	Environment     map[string]string // Environment= (values may be secrets: never in errors)
 	EnvironmentFile []string          // EnvironmentFile= absolute paths
+	// EnvironmentHost= passes the host's environment (--env-host) when non-nil.
+	EnvironmentHost *bool
 	Secret          []string          // Secret= values: "name[,opt=value...]"
 	Label           map[string]string // Label=
 	Annotation      map[string]string // Annotation=
 	AddCapability   []string          // AddCapability= ("NET_BIND_SERVICE")
 	DropCapability  []string          // DropCapability= ("ALL")
-	NoNewPrivileges bool              // NoNewPrivileges=true
-	ReadOnly        bool              // ReadOnly=true
+	// AddDevice= values: "[-]/dev/host[:/dev/container][:perms]"; a leading "-" skips a missing device.
+	AddDevice       []string
+	NoNewPrivileges bool // NoNewPrivileges=true
+	ReadOnly        bool // ReadOnly=true
 	// ReadOnlyTmpfs= is emitted when non-nil (podman defaults it to true with ReadOnly).
 	ReadOnlyTmpfs *bool
-	User          string   // User=
-	Group         string   // Group=
-	UserNS        string   // UserNS= ("keep-id", "auto", ...)
-	WorkingDir    string   // WorkingDir=
-	HostName      string   // HostName=
-	AddHost       []string // AddHost= values "host:ip" (podman 5.3)
-	DNS           []string // DNS= server addresses
+	// RunInit= runs an init process as PID 1 (--init) when non-nil.
+	RunInit *bool
+	// User= and Group= (Group needs User: Quadlet refuses a Group alone).
+	User, Group string
+	// GroupAdd= supplementary groups ("keep-groups", "wheel") (podman 5.1).
+	GroupAdd []string
+	UserNS   string // UserNS= ("keep-id", "auto", ...)
+	// UIDMap= and GIDMap= values "container:host:size" (podman --uidmap/--gidmap).
+	UIDMap, GIDMap []string
+	// SubUIDMap= and SubGIDMap= name an /etc/subuid and /etc/subgid entry.
+	SubUIDMap, SubGIDMap string
+	WorkingDir           string   // WorkingDir=
+	HostName             string   // HostName=
+	AddHost              []string // AddHost= values "host:ip" (podman 5.3)
+	DNS                  []string // DNS= server addresses
+	DNSOption            []string // DNSOption= ("ndots:1")
+	DNSSearch            []string // DNSSearch= domains
+	// Pod= is the Quadlet pod ("name.pod") the container joins; StartWithPod= (podman 5.3)
+	// false keeps the pod from starting it.
+	Pod          string
+	StartWithPod *bool
 
 	// HealthCmd= rendered as a JSON array: two or more words run directly; a single word runs
 	// through a shell (podman's rule for --health-cmd).
@@ -70,6 +112,16 @@ type Container struct {
 	HealthRetries     int           // HealthRetries=
 	// HealthOnFailure= is one of none, kill, restart, stop.
 	HealthOnFailure string
+	// HealthLogDestination= is "local", "events_logger" or a directory (podman 5.3).
+	HealthLogDestination string
+	// HealthMaxLogCount= and HealthMaxLogSize= when non-nil; 0 means unlimited (podman 5.3).
+	HealthMaxLogCount, HealthMaxLogSize *int
+	// HealthStartupCmd= is the startup check, encoded as HealthCmd is.
+	HealthStartupCmd      []string
+	HealthStartupInterval time.Duration // HealthStartupInterval=
+	HealthStartupTimeout  time.Duration // HealthStartupTimeout=
+	HealthStartupRetries  int           // HealthStartupRetries=
+	HealthStartupSuccess  int           // HealthStartupSuccess=
 	// Notify= is "" (conmon notifies), "true" (the container does) or "healthy" (startup completes
 	// when the health check first passes).
 	Notify string
@@ -77,12 +129,51 @@ type Container struct {
 	PidsLimit *int64
 	// Memory= is a podman memory size ("512m") (podman 5.5).
 	Memory string
+	// ShmSize= is the size of /dev/shm ("64m").
+	ShmSize string
+	// Ulimit= values "name=soft[:hard]" ("nofile=1024:2048").
+	Ulimit []string
+	// Sysctl= values "name=value".
+	Sysctl []string
 	// StopTimeout= in whole seconds (rounded up); 0 keeps podman's default (10 s).
 	StopTimeout time.Duration
 	StopSignal  string // StopSignal= ("SIGTERM") (podman 5.2)
-	LogDriver   string // LogDriver= ("journald", "k8s-file", "none", "passthrough")
-	AutoUpdate  string // AutoUpdate= ("registry" or "local")
-	Pull        string // Pull= ("always", "missing", "never", "newer")
+	// ReloadCmd= (podman 5.5) is what "systemctl reload" runs in the container; ReloadSignal=
+	// (podman 5.5) the signal it sends instead. At most one of them.
+	ReloadCmd    []string
+	ReloadSignal string
+	LogDriver    string // LogDriver= ("journald", "k8s-file", "none", "passthrough")
+	// LogOpt= values "name=value" (podman 5.2).
+	LogOpt     []string
+	AutoUpdate string // AutoUpdate= ("registry" or "local")
+	Pull       string // Pull= ("always", "missing", "never", "newer")
+	// Retry= (podman 5.5) pull attempts when non-nil; RetryDelay= (podman 5.5) the pause between them.
+	Retry      *int
+	RetryDelay time.Duration
+	// HttpProxy= (podman 5.7) passes the host's proxy variables when non-nil.
+	HttpProxy *bool
+	Timezone  string // Timezone= ("local", "Europe/Zurich")
+	// CgroupsMode= ("split" is Quadlet's default, "no-conmon", "enabled", "disabled") (podman 5.3).
+	CgroupsMode string
+
+	// Security: SeccompProfile= (a path, or "unconfined"), AppArmor= (a profile, podman 5.8),
+	// Mask= and Unmask= (paths, "a:b" lists, Unmask also "ALL"), and the SELinux label keys.
+	SeccompProfile        string
+	AppArmor              string
+	Mask, Unmask          []string
+	SecurityLabelDisable  bool // SecurityLabelDisable=true
+	SecurityLabelNested   bool // SecurityLabelNested=true
+	SecurityLabelType     string
+	SecurityLabelFileType string
+	SecurityLabelLevel    string
+
+	// ServiceName= (podman 5.3) names the generated service (ServiceName+".service") instead
+	// of the file's base name.
+	ServiceName string
+	// ContainersConfModule= values are containers.conf modules for podman (--module).
+	ContainersConfModule []string
+	// GlobalArgs= are podman's global arguments (before "run"), one word each.
+	GlobalArgs []string
 	// PodmanArgs= is the escape hatch: extra arguments for podman run, one word each.
 	PodmanArgs []string
 }
@@ -94,4 +185,6 @@ type Service struct {
 	Restart         string
 	RestartSec      time.Duration // RestartSec=
 	TimeoutStartSec time.Duration // TimeoutStartSec= (image pulls can exceed systemd's 90 s)
+	// Type= is "" (Quadlet's notify), "notify" or "oneshot" (Quadlet accepts no other).
+	Type string
 }

@@ -37,16 +37,3 @@ func (v Version) Less(w Version) bool {
 }
 
 func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
-
-// gatedKeys are the [Container] keys of the model newer than MinVersion, with the release that
-// added them (podman's pkg/systemd/quadlet/quadlet.go, release by release) and the podman run
-// flag they downgrade to.
-var gatedKeys = map[string]struct {
-	since Version
-	flag  string
-}{
-	"NetworkAlias": {Version{5, 2}, "--network-alias"},
-	"StopSignal":   {Version{5, 2}, "--stop-signal"},
-	"AddHost":      {Version{5, 3}, "--add-host"},
-	"Memory":       {Version{5, 5}, "--memory"},
-}
