@@ -44,6 +44,10 @@ type TemplateFile struct {
 	// Data returns the template's data at each run, e.g. reading the current password.
 	Data func(ctx context.Context) (any, error)
 	Mode fs.FileMode
+	// Consumers name the containers that read Path: the app and/or its companions. When set,
+	// each consumer is brought onto new content by its inputs digest (see Producer), not by
+	// the changed flag; when empty, the app restarts when the content changes.
+	Consumers []string
 }
 
 // PreStart implements Hook. Rendering errors name the file and template, not the data.
