@@ -13,6 +13,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/skerry-dev/skerry/companion"
 	"github.com/skerry-dev/skerry/health"
 	"github.com/skerry-dev/skerry/orchestrator"
@@ -96,6 +98,9 @@ func TestInstallIsIdempotent(t *testing.T) {
 			t.Errorf("unit file lacks %q:\n%s", want, data)
 		}
 	}
+	if !strings.HasPrefix(string(data), "# skerry: companion-of=bitcoind\n") {
+		t.Errorf("unit file does not open with the ownership marker:\n%s", data)
+	}
 	if strings.Contains(string(data), runtime.LabelManaged) {
 		t.Error("a companion carries the orchestrator's managed label: it would be reported as an orphan")
 	}
@@ -117,6 +122,17 @@ func TestChangedSpecRestartsRunningCompanion(t *testing.T) {
 	}
 }
 
+// pulls records the options of every pull.
+type pulls struct {
+	*rfake.Runtime
+	opts map[string]runtime.PullOptions
+}
+
+func (p *pulls) Pull(ctx context.Context, ref string, opts runtime.PullOptions) error {
+	p.opts[ref] = opts
+	return p.Runtime.Pull(ctx, ref, opts)
+}
+
 func TestImagePolicy(t *testing.T) {
 	ctx := context.Background()
 	t.Run("local build", func(t *testing.T) {
@@ -129,23 +145,41 @@ func TestImagePolicy(t *testing.T) {
 			t.Fatalf("err %v builds %d pulls %d", err, e.images.Calls(rfake.OpBuild), e.images.Calls(rfake.OpPull))
 		}
 	})
-	t.Run("whitelisted pull", func(t *testing.T) {
-		e := setup(t, companion.Options{InsecureRegistries: []string{"registry.node.local:5000"}})
-		s := uiSpec("ui")
-		s.Image = "registry.node.local:5000/ui:3"
-		e.images.MakePullable(s.Image)
-		e.m.Register("app", s)
-		if err := e.m.Install(ctx, "app"); err != nil || e.images.Calls(rfake.OpPull) != 1 {
-			t.Fatalf("err %v pulls %d", err, e.images.Calls(rfake.OpPull))
-		}
-	})
-	t.Run("anything else", func(t *testing.T) {
-		e := setup(t, companion.Options{InsecureRegistries: []string{"registry.node.local:5000"}})
+	for _, tc := range []struct {
+		name, image string
+		insecure    bool
+	}{
+		{"whitelisted registry: TLS verification off", "registry.node.local:5000/ui:3", true},
+		{"any other registry: TLS verified", "docker.io/library/nginx:1.27", false},
+		{"no registry named: docker.io, TLS verified", "nginx:1.27", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			images := &pulls{Runtime: rfake.New(), opts: map[string]runtime.PullOptions{}}
+			images.MakePullable(tc.image)
+			m, err := companion.New(qfake.New(dir), images, companion.Options{Dir: dir, Logger: quiet,
+				InsecureRegistries: []string{"registry.node.local:5000"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := uiSpec("ui")
+			s.Image = tc.image
+			m.Register("app", s)
+			if err := m.Install(ctx, "app"); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(map[string]runtime.PullOptions{tc.image: {Insecure: tc.insecure}}, images.opts); diff != "" {
+				t.Fatalf("pulls (-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("pull fails", func(t *testing.T) {
+		e := setup(t, companion.Options{})
 		s := uiSpec("ui")
 		s.Image = "docker.io/library/nginx:1.27"
 		e.m.Register("app", s)
 		err := e.m.Install(ctx, "app")
-		if !errors.Is(err, companion.ErrImageUnavailable) || e.images.Calls(rfake.OpPull) != 0 {
+		if !errors.Is(err, companion.ErrImageUnavailable) || !errors.Is(err, runtime.ErrImageNotFound) || e.images.Calls(rfake.OpPull) != 1 {
 			t.Fatalf("err %v pulls %d", err, e.images.Calls(rfake.OpPull))
 		}
 		if entries, _ := os.ReadDir(e.dir); len(entries) != 0 {
@@ -198,15 +232,27 @@ func TestRemoveStopsBeforeDeletingFiles(t *testing.T) {
 	if reps := e.m.Reconcile(ctx); len(reps) != 0 {
 		t.Fatalf("removed companions came back in reconcile: %v", reps)
 	}
-	// A failing stop keeps the file, so Restart=always cannot outlive a half-done removal.
+	// A failing stop keeps the tombstone, so the next pass finishes the removal, although
+	// nothing is registered any more.
 	e.m.Register("electrs", uiSpec("electrs-ui"))
 	e.m.Install(ctx, "electrs")
 	e.units.FailNext("stop", errors.New("bus gone"))
 	if err := e.m.Remove(ctx, "electrs"); err == nil {
 		t.Fatal("injected stop failure not reported")
 	}
-	if _, err := os.Stat(filepath.Join(e.dir, "electrs-ui.container")); err != nil {
-		t.Fatal("file deleted although the stop failed")
+	if _, err := os.Stat(filepath.Join(e.dir, "electrs-ui.container.skerry-removed")); err != nil {
+		t.Fatal("tombstone deleted although the stop failed")
+	}
+	if !e.units.State("electrs-ui.service").Active() {
+		t.Fatal("the failed stop stopped the unit")
+	}
+	fresh, _ := companion.New(e.units, e.images, companion.Options{Dir: e.dir, Logger: quiet})
+	reps := fresh.Reconcile(ctx)
+	if len(reps) != 1 || reps[0].Action != companion.ActionRemoved || reps[0].Status != companion.StatusRemoved || reps[0].Err != nil {
+		t.Fatalf("next pass: %+v", reps)
+	}
+	if entries, _ := os.ReadDir(e.dir); len(entries) != 0 || len(e.units.Active()) != 0 || len(e.units.Loaded()) != 0 {
+		t.Fatalf("after the next pass: files %v active %v loaded %v", entries, e.units.Active(), e.units.Loaded())
 	}
 }
 
@@ -230,13 +276,15 @@ func TestReconcileRepairsFilesAndServices(t *testing.T) {
 	reloads := e.units.Calls("reload")
 	os.Remove(filepath.Join(e.dir, "bitcoind-ui.container")) // deleted by hand
 	e.units.StopExternally("lnd-ui.service")                 // stopped by hand
-	os.WriteFile(filepath.Join(e.dir, "mempool-ui.container"), []byte("[Container]\nImage=evil\n"), 0o644)
+	// Edited by hand, the first line (skerry's ownership marker) kept.
+	os.WriteFile(filepath.Join(e.dir, "mempool-ui.container"), []byte("# skerry: companion-of=mempool\n[Container]\nImage=evil\n"), 0o644)
 	reps = e.m.Reconcile(ctx)
 	got := map[string]companion.UnitReport{}
 	for _, r := range reps {
 		got[r.Unit] = r
 	}
-	if r := got["bitcoind-ui.service"]; !r.Rewritten || r.Action != "none" || r.Err != nil {
+	// What a running unit whose file vanished runs cannot be known: restarted onto the file.
+	if r := got["bitcoind-ui.service"]; !r.Rewritten || r.Action != "restarted" || r.Err != nil {
 		t.Errorf("deleted file: %+v", r)
 	}
 	if r := got["lnd-ui.service"]; r.Rewritten || r.Action != "started" || r.Err != nil {
@@ -295,7 +343,7 @@ func TestFailedCompanionUpgradeRestoresPreviousUnit(t *testing.T) {
 	e.m.Register("lnd", broken)
 	e.units.FailNext("restart", errors.New("job failed"))
 	err := e.m.Install(ctx, "lnd")
-	if !errors.Is(err, companion.ErrRolledBack) {
+	if !errors.Is(err, companion.ErrRolledBack) || !errors.Is(err, runtime.ErrRolledBack) {
 		t.Fatalf("err = %v, want ErrRolledBack", err)
 	}
 	if now, _ := os.ReadFile(path); string(now) != string(good) {

@@ -1,7 +1,8 @@
 // Package companion owns the small containers that stand beside an app (its web UI, a proxy):
 // their specs, their image-presence policy, and their life as Quadlet units handed to the
 // systemd user manager, which supervises them (Restart=always) even when the embedding daemon
-// is down. It installs, removes and reconciles them through a unit manager.
+// is down. Its unit directory is the truth: every pass finds the units it wrote by their
+// ownership marker and installs, removes or reports them, and every step is safe to crash after.
 package companion
 
 import (
@@ -31,8 +32,8 @@ type Spec struct {
 	// Name is the container's and the unit's base name ("bitcoind-ui" -> bitcoind-ui.container,
 	// bitcoind-ui.service): 1-63 of [a-z0-9_.-].
 	Name string
-	// Image is the image reference. When it is not present locally it is built from Build, or
-	// pulled if its registry is whitelisted in Options.InsecureRegistries; otherwise Install fails.
+	// Image is the image reference. When it is not present locally it is built from Build, else
+	// pulled (with TLS verification unless its registry is in Options.InsecureRegistries).
 	Image string
 	// Build, when set, builds Image from a local context directory.
 	Build *Build

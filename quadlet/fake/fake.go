@@ -1,13 +1,16 @@
 // Package fake is an in-memory systemd user manager that simulates Quadlet, for tests: a
-// name.service exists after a Reload only if name.container was in the unit directory then;
-// a service whose file says Restart=always comes back when killed; counters and fault
-// injection let tests assert what a caller did. It is safe for concurrent use.
+// name.service exists after a Reload only if name.container was in the unit directory then, so
+// a file written but not reloaded is "present but not loaded", a file changed since the last
+// Reload makes its unit NeedDaemonReload, and a file deleted but not reloaded leaves its unit
+// "loaded, file gone". A running service keeps the file content it was started from until it is
+// restarted; a service whose file says Restart=always comes back when killed. Counters, a journal
+// of mutating calls, error injection and crash injection (crash.go) let tests assert what a
+// caller did and what survives a crash. It is safe for concurrent use.
 package fake
 
 import (
 	"context"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,6 +30,8 @@ type Manager struct {
 	services map[string]*service
 	calls    map[string]int
 	fail     map[string]error // verb -> error for the next call
+	journal  []string         // mutating calls that took effect, "verb unit", in order
+	crash    crashPlan
 	changes  broadcast.Broadcaster[string]
 }
 
@@ -36,7 +41,9 @@ type unitFile struct {
 }
 
 type service struct {
-	active    string // "active", "inactive", "failed"
+	active    string // "active", "activating", "deactivating", "inactive", "failed"
+	sub       string // SubState when active does not imply it ("auto-restart")
+	content   string // the unit file content the service was last started from
 	nRestarts uint32
 }
 
@@ -47,7 +54,7 @@ func New(dir string) *Manager {
 }
 
 // Calls returns how many times verb ("reload", "start", "stop", "restart", "reset-failed",
-// "states") was called.
+// "states", "unit") was called.
 func (m *Manager) Calls(verb string) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -61,6 +68,7 @@ func (m *Manager) FailNext(verb string, err error) {
 	m.fail[verb] = err
 }
 
+// enter counts a call and applies injected errors; on success it returns with m.mu held.
 func (m *Manager) enter(ctx context.Context, verb string) error {
 	m.mu.Lock()
 	m.calls[verb]++
@@ -76,51 +84,76 @@ func (m *Manager) enter(ctx context.Context, verb string) error {
 	return nil
 }
 
-// Reload re-runs the simulated generator over the unit directory.
-func (m *Manager) Reload(ctx context.Context) error {
-	if err := m.enter(ctx, "reload"); err != nil {
+// mutate runs a mutating call: counted, journaled, and subject to a planned crash before or
+// after f takes effect. f runs with m.mu held.
+func (m *Manager) mutate(ctx context.Context, verb, unit string, f func() error) error {
+	if err := m.enter(ctx, verb); err != nil {
 		return err
 	}
-	defer m.mu.Unlock()
-	entries, err := os.ReadDir(m.dir)
-	if err != nil && !os.IsNotExist(err) {
-		return err
+	step := strings.TrimSpace(verb + " " + unit)
+	if c, ok := m.crash.at(step, false); ok {
+		m.mu.Unlock()
+		panic(c)
 	}
-	loaded := map[string]unitFile{}
-	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), ".container")
-		if !ok || e.IsDir() {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(m.dir, e.Name()))
-		if err != nil {
-			return err
-		}
-		loaded[quadlet.ServiceName(name)] = unitFile{content: string(b), restartAlways: strings.Contains(string(b), "\nRestart=always\n")}
+	err := f()
+	if err == nil {
+		m.journal = append(m.journal, step)
 	}
-	m.loaded = loaded
-	// A service whose file went away stays as it is until stopped (as systemd keeps a running
-	// unit whose file vanished); an inactive one disappears.
-	for name, s := range m.services {
-		if _, ok := loaded[name]; !ok && s.active != "active" {
-			delete(m.services, name)
-		}
+	c, crash := m.crash.at(step, true)
+	m.mu.Unlock()
+	if crash {
+		panic(c)
 	}
-	return nil
+	return err
 }
 
-// Start implements the unit manager's start.
+// Reload re-runs the simulated generator over the unit directory.
+func (m *Manager) Reload(ctx context.Context) error {
+	return m.mutate(ctx, "reload", "", func() error {
+		entries, err := os.ReadDir(m.dir)
+		if err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		loaded := map[string]unitFile{}
+		for _, e := range entries {
+			name, ok := strings.CutSuffix(e.Name(), ".container")
+			if !ok || e.IsDir() {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(m.dir, e.Name()))
+			if err != nil {
+				return err
+			}
+			loaded[quadlet.ServiceName(name)] = unitFile{content: string(b), restartAlways: strings.Contains(string(b), "\nRestart=always\n")}
+		}
+		m.loaded = loaded
+		// A service whose file went away stays as it is until stopped (as systemd keeps a
+		// running unit whose file vanished); an inactive one disappears.
+		for name, s := range m.services {
+			if _, ok := loaded[name]; !ok && !s.running() {
+				delete(m.services, name)
+			}
+		}
+		return nil
+	})
+}
+
+func (s *service) running() bool { return s.active == "active" || s.active == "activating" }
+
+// Start implements the unit manager's start. Starting a running service changes nothing (it
+// keeps the content it was started from).
 func (m *Manager) Start(ctx context.Context, unit string) error {
-	if err := m.enter(ctx, "start"); err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	if _, ok := m.loaded[unit]; !ok {
-		return fmt.Errorf("fake systemd: start %s: %w", unit, quadlet.ErrNoSuchUnit)
-	}
-	m.service(unit).active = "active"
-	m.changed(unit)
-	return nil
+	return m.mutate(ctx, "start", unit, func() error {
+		f, ok := m.loaded[unit]
+		if !ok {
+			return fmt.Errorf("fake systemd: start %s: %w", unit, quadlet.ErrNoSuchUnit)
+		}
+		if s := m.service(unit); s.active != "active" {
+			s.active, s.sub, s.content = "active", "", f.content
+			m.changed(unit)
+		}
+		return nil
+	})
 }
 
 func (m *Manager) service(unit string) *service {
@@ -132,45 +165,43 @@ func (m *Manager) service(unit string) *service {
 	return s
 }
 
-// Stop implements the unit manager's stop; an unknown unit is not an error.
+// Stop implements the unit manager's stop; an unknown unit is not an error. A unit whose file
+// is gone is forgotten once stopped.
 func (m *Manager) Stop(ctx context.Context, unit string) error {
-	if err := m.enter(ctx, "stop"); err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	if s := m.services[unit]; s != nil {
-		s.active = "inactive"
-		if _, ok := m.loaded[unit]; !ok {
-			delete(m.services, unit)
+	return m.mutate(ctx, "stop", unit, func() error {
+		if s := m.services[unit]; s != nil {
+			s.active, s.sub = "inactive", ""
+			if _, ok := m.loaded[unit]; !ok {
+				delete(m.services, unit)
+			}
+			m.changed(unit)
 		}
-		m.changed(unit)
-	}
-	return nil
+		return nil
+	})
 }
 
-// Restart implements the unit manager's restart.
+// Restart implements the unit manager's restart: the service runs the loaded content after it.
 func (m *Manager) Restart(ctx context.Context, unit string) error {
-	if err := m.enter(ctx, "restart"); err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	if _, ok := m.loaded[unit]; !ok {
-		return fmt.Errorf("fake systemd: restart %s: %w", unit, quadlet.ErrNoSuchUnit)
-	}
-	m.service(unit).active = "active"
-	return nil
+	return m.mutate(ctx, "restart", unit, func() error {
+		f, ok := m.loaded[unit]
+		if !ok {
+			return fmt.Errorf("fake systemd: restart %s: %w", unit, quadlet.ErrNoSuchUnit)
+		}
+		s := m.service(unit)
+		s.active, s.sub, s.content = "active", "", f.content
+		m.changed(unit)
+		return nil
+	})
 }
 
 // ResetFailed implements the unit manager's reset-failed.
 func (m *Manager) ResetFailed(ctx context.Context, unit string) error {
-	if err := m.enter(ctx, "reset-failed"); err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	if s := m.services[unit]; s != nil && s.active == "failed" {
-		s.active = "inactive"
-	}
-	return nil
+	return m.mutate(ctx, "reset-failed", unit, func() error {
+		if s := m.services[unit]; s != nil && s.active == "failed" {
+			s.active, s.sub = "inactive", ""
+		}
+		return nil
+	})
 }
 
 // States implements the unit manager's batch state read.
@@ -193,17 +224,24 @@ func (m *Manager) state(unit string) quadlet.UnitState {
 	}
 	if s := m.services[unit]; s != nil {
 		st.ActiveState = s.active
-		if s.active == "active" {
+		switch {
+		case s.sub != "":
+			st.SubState = s.sub
+		case s.active == "active":
 			st.SubState = "running"
-		} else if s.active == "failed" {
+		case s.active == "failed":
 			st.SubState = "failed"
+		case s.active == "activating":
+			st.SubState = "start"
+		case s.active == "deactivating":
+			st.SubState = "stop-sigterm"
 		}
 	}
 	return st
 }
 
 // Unit implements the unit manager's full state read: NRestarts and NeedDaemonReload (the file
-// differs from what the last Reload saw) included.
+// differs from what the last Reload saw, or appeared or vanished since) included.
 func (m *Manager) Unit(ctx context.Context, unit string) (quadlet.UnitState, error) {
 	if err := m.enter(ctx, "unit"); err != nil {
 		return quadlet.UnitState{}, err
@@ -229,73 +267,3 @@ func (m *Manager) UnitChanges(ctx context.Context, units []string) (<-chan strin
 
 // changed notifies subscribers about unit. Called with m.mu held; never blocks.
 func (m *Manager) changed(unit string) { m.changes.Send(unit) }
-
-// --- tampering and inspection (not counted) ---
-
-// State returns unit's current state.
-func (m *Manager) State(unit string) quadlet.UnitState {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.state(unit)
-}
-
-// Kill simulates the service's main process dying: with Restart=always systemd brings it
-// back (NRestarts grows); otherwise it ends failed.
-func (m *Manager) Kill(unit string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := m.services[unit]
-	if s == nil || s.active != "active" {
-		return
-	}
-	if f, ok := m.loaded[unit]; ok && f.restartAlways {
-		s.nRestarts++
-		return
-	}
-	s.active = "failed"
-	m.changed(unit)
-}
-
-// Deactivate puts a service in the middle of a stop (ActiveState "deactivating"), as
-// `systemctl stop` of a slow service does; StopExternally completes it.
-func (m *Manager) Deactivate(unit string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if s := m.services[unit]; s != nil {
-		s.active = "deactivating"
-		m.changed(unit)
-	}
-}
-
-// StopExternally stops a service behind the caller's back (`systemctl --user stop`).
-func (m *Manager) StopExternally(unit string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if s := m.services[unit]; s != nil {
-		s.active = "inactive"
-		m.changed(unit)
-	}
-}
-
-// NRestarts returns how many times Restart=always respawned unit.
-func (m *Manager) NRestarts(unit string) uint32 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if s := m.services[unit]; s != nil {
-		return s.nRestarts
-	}
-	return 0
-}
-
-// Active returns the names of active services, sorted.
-func (m *Manager) Active() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []string
-	for _, name := range slices.Sorted(maps.Keys(m.services)) {
-		if m.services[name].active == "active" {
-			out = append(out, name)
-		}
-	}
-	return out
-}

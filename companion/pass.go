@@ -1,0 +1,257 @@
+package companion
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/skerry-dev/skerry/quadlet"
+)
+
+// item is one companion name in a pass.
+type item struct {
+	name string
+	app  string    // the registering app, else the one its marker names
+	want *rendered // the registered companion; nil when not registered
+	disk onDisk
+	v    verdict
+}
+
+func (it item) unit() string { return quadlet.ServiceName(it.name) }
+
+// collect reads the unit directory and judges every companion name that in selects (by name
+// and app). extra names units of apps being removed that may have no file left (name -> app).
+func (m *Manager) collect(in func(name, app string) bool, extra map[string]string) ([]item, error) {
+	want, known, removing := m.desired()
+	disk, err := m.scan()
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]bool{}
+	for n := range disk {
+		names[n] = true
+	}
+	for _, r := range want {
+		names[r.spec.Name] = true
+	}
+	for n := range extra {
+		names[n] = true
+	}
+	var items []item
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		d := disk[name]
+		it := item{name: name, disk: d}
+		if r, ok := want[name]; ok {
+			it.want, it.app = &r, r.app
+		} else if it.app = d.owner; it.app == "" {
+			it.app = d.tombOwner
+		}
+		if it.app == "" {
+			it.app = extra[name]
+		}
+		if it.app == "" || !in(name, it.app) {
+			continue // a file skerry did not write, and nobody registered its name
+		}
+		it.v = decide(facts{
+			Registered: it.want != nil, File: d.data != nil || d.err != nil, Marked: d.marked(), Tomb: d.tombOwner != "",
+			OwnerKnown: known[it.app], OwnerRemoving: removing[it.app] || extra[name] != "", Prune: m.opts.PruneOrphans,
+		})
+		items = append(items, it)
+	}
+	return items, nil
+}
+
+// step is an item being carried out.
+type step struct {
+	item
+	st        quadlet.UnitState
+	rep       UnitReport
+	rewritten bool // its file was written over different content, or created
+	restart   bool // running on an older file: restart after the reload
+	effect    bool // a removal did something
+}
+
+// apply carries out a pass over items, in an order where a crash after any step leaves a state
+// the next pass converges from: the units' states are read; files are written (a restart
+// sidecar first when a running unit's file changes) and those of dropped companions buried;
+// dropped units are stopped; systemd is reloaded when any file changed or any unit is not
+// loaded, stale (NeedDaemonReload) or loaded from a file that is gone; tombstones are deleted;
+// registered units are started, or restarted onto their new file. It never stops at a failing
+// unit. It reports whether the file of a registered companion changed.
+func (m *Manager) apply(ctx context.Context, items []item) ([]UnitReport, bool) {
+	steps := make([]*step, len(items))
+	for i, it := range items {
+		s := &step{item: it, rep: UnitReport{App: it.app, Unit: it.unit()}}
+		steps[i] = s
+		switch {
+		case it.v == vConflict:
+			s.rep.Status, s.rep.Err = StatusConflict, fmt.Errorf("companion %s: %s: %w", it.name, m.path(it.name), ErrConflict)
+			continue
+		case it.disk.err != nil:
+			s.rep.Err = fmt.Errorf("companion %s: %w", it.name, it.disk.err)
+			continue
+		}
+		st, err := m.units.Unit(ctx, it.unit())
+		if errors.Is(err, quadlet.ErrNoSuchUnit) {
+			st, err = quadlet.UnitState{Name: it.unit(), LoadState: "not-found", ActiveState: "inactive", SubState: "dead"}, nil
+		}
+		s.st, s.rep.State, s.rep.Err = st, st, err
+	}
+	live := func(v verdict) []*step {
+		var out []*step
+		for _, s := range steps {
+			if s.v == v && s.rep.Err == nil {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	reload, changed := false, false
+	for _, s := range live(vKeep) {
+		s.rep.Err = m.writeKept(s)
+		reload = reload || s.rewritten || !s.st.Loaded() || s.st.NeedDaemonReload
+		changed = changed || s.rewritten
+	}
+	for _, s := range live(vDrop) {
+		if s.disk.data != nil {
+			if err := m.bury(s.name); err != nil {
+				s.rep.Err = fmt.Errorf("companion %s: bury unit file: %w", s.name, err)
+				continue
+			}
+			s.effect, reload = true, true
+		}
+		if s.st.Loaded() || s.st.ActiveState != "inactive" {
+			if err := m.units.Stop(ctx, s.unit()); err != nil {
+				s.rep.Err = fmt.Errorf("companion %s: %w", s.name, err)
+				continue
+			}
+			s.effect, reload = true, reload || s.st.Loaded()
+		}
+	}
+	if reload {
+		if err := m.units.Reload(ctx); err != nil {
+			err = fmt.Errorf("companion: %w", err)
+			for _, s := range steps {
+				if (s.v == vKeep || s.v == vDrop) && s.rep.Err == nil {
+					s.rep.Err = err
+				}
+			}
+		}
+	}
+	for _, s := range live(vDrop) {
+		s.rep.Err = m.unbury(s)
+	}
+	for _, s := range live(vKeep) {
+		m.run(ctx, s)
+	}
+	reports := make([]UnitReport, len(steps))
+	for i, s := range steps {
+		m.finish(s)
+		reports[i] = s.rep
+	}
+	return reports, changed
+}
+
+// writeKept writes a registered companion's file when its bytes differ, after a restart sidecar
+// when its unit runs (on an older file, or will once the file changes), and deletes a tombstone
+// left by an abandoned removal.
+func (m *Manager) writeKept(s *step) error {
+	running := s.st.Active()
+	differs := !bytes.Equal(s.disk.data, s.want.data)
+	s.restart = running && (s.disk.restart || s.st.NeedDaemonReload || differs && s.disk.data != nil)
+	if s.restart && !s.disk.restart {
+		if _, err := quadlet.WriteIfChanged(m.restartPath(s.name), []byte(marker(s.app)), 0o644); err != nil {
+			return fmt.Errorf("companion %s: %w", s.name, err)
+		}
+	}
+	if differs {
+		if _, err := quadlet.WriteIfChanged(m.path(s.name), s.want.data, 0o644); err != nil {
+			return fmt.Errorf("companion %s: %w", s.name, err)
+		}
+		s.rewritten, s.rep.Rewritten = true, true
+	}
+	if s.disk.tombOwner != "" {
+		if _, err := quadlet.Remove(m.tombPath(s.name)); err != nil {
+			return fmt.Errorf("companion %s: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+// unbury deletes a stopped, unloaded companion's tombstone and restart sidecar.
+func (m *Manager) unbury(s *step) error {
+	for _, p := range []string{m.tombPath(s.name), m.restartPath(s.name)} {
+		ok, err := quadlet.Remove(p)
+		if err != nil {
+			return fmt.Errorf("companion %s: %w", s.name, err)
+		}
+		s.effect = s.effect || ok
+	}
+	return nil
+}
+
+// run starts a registered companion that is inactive or failed, and restarts one that runs on an
+// older file. A unit in the middle of a stop is left alone: starting it now would cancel the stop
+// job (a user's, systemd's or ours); its next state change, or the next pass, decides.
+func (m *Manager) run(ctx context.Context, s *step) {
+	name := s.unit()
+	switch {
+	case s.st.ActiveState == "deactivating":
+		s.rep.Action = ActionNone
+	case s.restart:
+		s.rep.Action, s.rep.Err = ActionRestarted, m.units.Restart(ctx, name)
+		if s.rep.Err == nil {
+			if _, err := quadlet.Remove(m.restartPath(s.name)); err != nil {
+				s.rep.Err = fmt.Errorf("companion %s: %w", s.name, err)
+			}
+		}
+	case !s.st.Active():
+		if s.st.ActiveState == "failed" {
+			if err := m.units.ResetFailed(ctx, name); err != nil {
+				m.log.Warn("reset-failed", "unit", name, "err", err)
+			}
+		}
+		s.rep.Action, s.rep.Err = ActionStarted, m.units.Start(ctx, name)
+	default:
+		s.rep.Action = ActionNone
+	}
+	if s.rep.Err != nil && s.rep.Action != ActionNone {
+		s.rep.Err = fmt.Errorf("companion %s: %s: %w", s.name, s.rep.Action, s.rep.Err)
+	}
+}
+
+// finish fills a step's status and logs what it did.
+func (m *Manager) finish(s *step) {
+	r := &s.rep
+	switch {
+	case s.v == vConflict:
+	case s.v == vOrphan:
+		r.Action, r.Status = ActionNone, StatusOrphan
+	case s.v == vDrop && r.Err == nil:
+		r.Action, r.Status = ActionNone, StatusRemoved
+		if s.effect {
+			r.Action = ActionRemoved
+		}
+	case s.v == vKeep && r.Err == nil && (r.Action == ActionStarted || r.Action == ActionRestarted):
+		r.Status = StatusActive
+	default:
+		r.Status = statusOf(s.st)
+	}
+	if r.Action == "" {
+		r.Action = ActionNone
+	}
+	switch {
+	case r.Err != nil:
+		m.log.Warn("companion not converged", "app", r.App, "unit", r.Unit, "verdict", s.v.String(), "err", r.Err)
+	case r.Rewritten:
+		m.log.Warn("companion unit file was missing or changed; rewritten", "app", r.App, "unit", r.Unit)
+	case r.Action != ActionNone:
+		m.log.Info("companion", "app", r.App, "unit", r.Unit, "was", s.st.ActiveState, "action", string(r.Action))
+	}
+	if s.v == vOrphan {
+		m.log.Debug("companion of an unknown app left alone (orphan)", "app", r.App, "unit", r.Unit)
+	}
+}
