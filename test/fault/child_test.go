@@ -1,0 +1,262 @@
+//go:build integration && remote && containers_image_openpgp && exclude_graphdriver_btrfs
+
+package fault_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/skerry-dev/skerry/companion"
+	"github.com/skerry-dev/skerry/health"
+	"github.com/skerry-dev/skerry/hooks"
+	"github.com/skerry-dev/skerry/orchestrator"
+	"github.com/skerry-dev/skerry/quadlet/systemd"
+	"github.com/skerry-dev/skerry/reconciler"
+	"github.com/skerry-dev/skerry/runtime"
+	"github.com/skerry-dev/skerry/runtime/podman"
+)
+
+// The node the child daemon keeps: two apps (btc with a rendered config holding a rotating
+// password, lnd waiting for a healthy btc), each with a named volume, and btc's companion UI.
+const (
+	goodImage = "localhost/busybox:latest"
+	btcApp    = "fault-btc"
+	lndApp    = "fault-lnd"
+	uiName    = "fault-btc-ui"
+	uiUnit    = uiName + ".service"
+	badRel    = "bad" // a release whose check never passes: no server listens
+	// passTimeout bounds one pass; shutdownBound is what a SIGTERM may take (the pass in
+	// flight is let finish, then the watchers end and the bus is closed).
+	passTimeout   = 20 * time.Second
+	shutdownBound = passTimeout + 5*time.Second
+	readyTimeout  = 6 * time.Second
+)
+
+var apps = []string{btcApp, lndApp}
+
+// childEnv is the environment variable that makes the test binary the daemon: "run" or
+// "uninstall".
+const childEnv = "SKERRY_FAULT_CHILD"
+
+// childConfig is what the parent hands the daemon (as environment variables).
+type childConfig struct {
+	Mode      string // "run" or "uninstall"
+	Image     string // the image of apps and companion
+	Release   string // the apps' release (RELEASE in their environment); badRel never gets healthy
+	UIRelease string // the companion's release
+	Password  string // the base of the RPC password rendered into btc's config
+	Rotate    int    // rotate the password every Rotate passes (0: never)
+	// UpgradeTo, when set, is registered as the apps' release after the first converged pass:
+	// an upgrade inside one process, where the last good release is known.
+	UpgradeTo string
+}
+
+func (c childConfig) environ() []string {
+	return append(os.Environ(), childEnv+"="+c.Mode, "SKERRY_FAULT_IMAGE="+c.Image,
+		"SKERRY_FAULT_RELEASE="+c.Release, "SKERRY_FAULT_UI_RELEASE="+c.UIRelease,
+		"SKERRY_FAULT_PASSWORD="+c.Password, "SKERRY_FAULT_ROTATE="+strconv.Itoa(c.Rotate),
+		"SKERRY_FAULT_UPGRADE_TO="+c.UpgradeTo)
+}
+
+func childConfigFromEnv() childConfig {
+	rot, _ := strconv.Atoi(os.Getenv("SKERRY_FAULT_ROTATE"))
+	return childConfig{Mode: os.Getenv(childEnv), Image: os.Getenv("SKERRY_FAULT_IMAGE"),
+		Release: os.Getenv("SKERRY_FAULT_RELEASE"), UIRelease: os.Getenv("SKERRY_FAULT_UI_RELEASE"),
+		Password: os.Getenv("SKERRY_FAULT_PASSWORD"), Rotate: rot, UpgradeTo: os.Getenv("SKERRY_FAULT_UPGRADE_TO")}
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runChild(childConfigFromEnv()))
+	}
+	os.Exit(m.Run())
+}
+
+// stateDir holds the daemon's rendered files.
+func stateDir() string { return filepath.Join(os.Getenv("HOME"), ".local", "state", "skerry-fault") }
+
+func confPath() string { return filepath.Join(stateDir(), "btc", "bitcoin.conf") }
+
+// runChild is the daemon: what a node OS embedding skerry runs, wired like examples/noded. It
+// prints one line per pass ("pass N converged=B ...") and "shutdown after D" when it ends on
+// SIGTERM.
+func runChild(cfg childConfig) int {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	var signalled atomic.Int64
+	go func() { <-ctx.Done(); signalled.Store(time.Now().UnixNano()) }()
+	fail := func(what string, err error) int {
+		fmt.Fprintf(os.Stderr, "child: %s: %v\n", what, err)
+		return 1
+	}
+	rt, err := podman.New(ctx, podman.DefaultSocket())
+	if err != nil {
+		return fail("podman", err)
+	}
+	units, err := systemd.New(ctx, systemd.User)
+	if err != nil {
+		return fail("systemd", err)
+	}
+	defer units.Close()
+	comps, err := companion.New(units, rt, companion.Options{Logger: log})
+	if err != nil {
+		return fail("companion", err)
+	}
+	o := orchestrator.New(rt, orchestrator.Options{Logger: log, Companions: comps})
+	var rotation atomic.Int64
+	password := func() string { return fmt.Sprintf("%s-%d", cfg.Password, rotation.Load()) }
+	if err := comps.Register(btcApp, uiSpec(cfg.Image, cfg.UIRelease)); err != nil {
+		return fail("register companion", err)
+	}
+	if err := o.RegisterAll(ctx, nodeApps(cfg.Image, cfg.Release, password)...); err != nil {
+		return fail("register", err)
+	}
+	if cfg.Mode == "uninstall" {
+		for _, a := range []string{lndApp, btcApp} { // dependants first
+			if _, err := o.Uninstall(ctx, a, orchestrator.UninstallOptions{}); err != nil {
+				return fail("uninstall "+a, err)
+			}
+			fmt.Println("uninstalled", a)
+		}
+		fmt.Println("uninstall done")
+		return 0
+	}
+
+	wctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { o.WatchEvents(wctx, rt, nil) })
+	wg.Go(func() { comps.WatchUnits(wctx, units.UnitChanges) })
+	pass := 0
+	loop := reconciler.New(func(ctx context.Context) (passStatus, error) {
+		r := o.ReconcileAll(ctx)
+		return passStatus{apps: r, companions: comps.Reconcile(ctx)}, r.Err
+	}, reconciler.Options[passStatus]{
+		Interval: time.Second, PassTimeout: passTimeout, Logger: log,
+		OnReport: func(s passStatus, _ error) {
+			pass++
+			fmt.Printf("pass %d %s\n", pass, s)
+			if cfg.Rotate > 0 && pass%cfg.Rotate == 0 {
+				rotation.Add(1)
+			}
+			if cfg.UpgradeTo != "" && s.converged() {
+				if err := o.RegisterAll(ctx, nodeApps(cfg.Image, cfg.UpgradeTo, password)...); err != nil {
+					fmt.Fprintln(os.Stderr, "child: upgrade:", err)
+				}
+				fmt.Println("upgrading to", cfg.UpgradeTo)
+				cfg.UpgradeTo = ""
+			}
+		},
+	})
+	loop.Run(ctx)
+	cancel()
+	wg.Wait()
+	if at := signalled.Load(); at != 0 {
+		fmt.Printf("shutdown after %v\n", time.Since(time.Unix(0, at)).Round(time.Millisecond))
+	}
+	return 0
+}
+
+// passStatus is one pass of the daemon: apps and companions.
+type passStatus struct {
+	apps       orchestrator.Report
+	companions []companion.UnitReport
+}
+
+// converged: every app OK and every companion without error.
+func (s passStatus) converged() bool {
+	for _, c := range s.companions {
+		if c.Err != nil {
+			return false
+		}
+	}
+	return s.apps.Converged()
+}
+
+func (s passStatus) String() string {
+	var parts []string
+	if s.apps.Err != nil {
+		parts = append(parts, "error: "+s.apps.Err.Error())
+	}
+	for _, a := range s.apps.Apps {
+		p := fmt.Sprintf("%s=%s/%s->%s", a.App, a.Observed, a.Health, a.Action)
+		if a.Err != nil {
+			p += "(" + a.Err.Error() + ")"
+		}
+		parts = append(parts, p)
+	}
+	for _, c := range s.companions {
+		p := fmt.Sprintf("%s=%s->%s", c.Unit, c.State.ActiveState, c.Action)
+		if c.Err != nil {
+			p += "(" + c.Err.Error() + ")"
+		}
+		parts = append(parts, p)
+	}
+	return fmt.Sprintf("converged=%v %s", s.converged(), strings.Join(parts, " "))
+}
+
+// nodeApps are btc and lnd on release rel: busybox httpd with an exec check; rel badRel runs no
+// server, so its check never passes.
+func nodeApps(image, rel string, password func() string) []orchestrator.App {
+	web := func(name string, port uint16) orchestrator.App {
+		cmd := []string{"httpd", "-f", "-p", fmt.Sprint(port), "-h", "/www"}
+		if rel == badRel {
+			cmd = []string{"sh", "-c", "echo release bad serves nothing; exec sleep 600"}
+		}
+		return orchestrator.App{
+			Name: name,
+			Container: runtime.ContainerSpec{
+				Image:       image,
+				Command:     cmd,
+				Env:         map[string]string{"RELEASE": rel},
+				Mounts:      []runtime.Mount{{Type: runtime.MountVolume, Source: name + "-data", Target: "/data"}},
+				Ports:       []runtime.Port{{HostIP: "127.0.0.1", HostPort: port, ContainerPort: port}},
+				StopTimeout: time.Second, // busybox httpd as PID 1 ignores SIGTERM
+			},
+			Health: health.Check{Exec: []string{"wget", "-q", "-O-", fmt.Sprintf("http://127.0.0.1:%d/", port)},
+				Interval: 2 * time.Second, Timeout: time.Second, FailureThreshold: 2},
+			ReadyTimeout: readyTimeout,
+		}
+	}
+	confDir := filepath.Dir(confPath())
+	btc := web(btcApp, 18432)
+	btc.Container.Mounts = append(btc.Container.Mounts, runtime.Mount{Type: runtime.MountBind, Source: confDir, Target: "/etc/bitcoin", ReadOnly: true})
+	btc.Hooks = []hooks.Hook{
+		hooks.Func(func(context.Context) (bool, error) { return false, os.MkdirAll(confDir, 0o755) }),
+		hooks.TemplateFile{
+			Path:     confPath(),
+			Template: template.Must(template.New("bitcoin.conf").Parse("rpcuser=ui\nrpcpassword={{.}}\n")),
+			Data:     func(context.Context) (any, error) { return password(), nil },
+			Mode:     0o644,
+		},
+	}
+	lnd := web(lndApp, 19835)
+	lnd.DependsOn = []orchestrator.Dependency{{App: btcApp, Condition: orchestrator.Healthy}}
+	return []orchestrator.App{btc, lnd}
+}
+
+// uiSpec is btc's companion web UI on release rel.
+func uiSpec(image, rel string) companion.Spec {
+	return companion.Spec{
+		Name:        uiName,
+		Image:       image,
+		Command:     []string{"httpd", "-f", "-p", "13102", "-h", "/www"},
+		Env:         map[string]string{"RELEASE": rel},
+		Ports:       []runtime.Port{{HostIP: "127.0.0.1", HostPort: 13102, ContainerPort: 13102}},
+		Health:      health.Check{Exec: []string{"wget", "-q", "-O-", "http://127.0.0.1:13102/"}, Interval: 2 * time.Second, Timeout: time.Second},
+		RestartSec:  time.Second,
+		StopTimeout: time.Second,
+	}
+}
