@@ -82,6 +82,8 @@ type Manager struct {
 	// replaced) when it changes, so that WatchUnits watches the new set.
 	watched        []string
 	watchedChanged chan struct{}
+	// inputs holds each companion's inputs digest, by name (see inputs.go).
+	inputs map[string]string
 }
 
 // rendered is a validated companion of app with its unit file's bytes (marker included).
@@ -135,6 +137,7 @@ func (m *Manager) Register(app string, specs ...Spec) error {
 	out := make([]rendered, 0, len(specs))
 	var errs []error
 	for _, s := range specs {
+		s.inputs = m.inputsOf(s.Name)
 		data, err := quadlet.Render(s.Name, s.Unit(app), quadlet.Options{Target: m.opts.Target, Downgrade: m.opts.Downgrade})
 		if err != nil {
 			errs = append(errs, err)

@@ -88,7 +88,10 @@ func (m *Manager) apply(ctx context.Context, items []item) ([]UnitReport, bool) 
 		steps[i] = s
 		switch {
 		case it.v == vConflict:
-			s.rep.Status, s.rep.Err = StatusConflict, fmt.Errorf("companion %s: %s: %w", it.name, m.path(it.name), ErrConflict)
+			// An error only where skerry wanted the name: a removal has nothing of its own there.
+			if s.rep.Status = StatusConflict; it.want != nil {
+				s.rep.Err = fmt.Errorf("companion %s: %s: %w", it.name, m.path(it.name), ErrConflict)
+			}
 			continue
 		case it.disk.err != nil:
 			s.rep.Err = fmt.Errorf("companion %s: %w", it.name, it.disk.err)
@@ -115,6 +118,8 @@ func (m *Manager) apply(ctx context.Context, items []item) ([]UnitReport, bool) 
 		reload = reload || s.rewritten || !s.st.Loaded() || s.st.NeedDaemonReload
 		changed = changed || s.rewritten
 	}
+	// Every dropped file is buried before the first stop: from then on a crash cannot leave a
+	// dropped companion that the next pass would not find.
 	for _, s := range live(vDrop) {
 		if s.disk.data != nil {
 			if err := m.bury(s.name); err != nil {
@@ -123,6 +128,8 @@ func (m *Manager) apply(ctx context.Context, items []item) ([]UnitReport, bool) 
 			}
 			s.effect, reload = true, true
 		}
+	}
+	for _, s := range live(vDrop) {
 		if s.st.Loaded() || s.st.ActiveState != "inactive" {
 			if err := m.units.Stop(ctx, s.unit()); err != nil {
 				s.rep.Err = fmt.Errorf("companion %s: %w", s.name, err)

@@ -41,6 +41,9 @@ type Spec struct {
 	Command []string
 	// Env holds environment variables (values may be secrets: never logged).
 	Env map[string]string
+	// Secrets are stored secrets handed to the container by reference, rendered as Quadlet
+	// Secret= (see inputs.go); their values come from the app's orchestrator.App.Secrets.
+	Secrets []runtime.SecretRef
 	// Network: host, the engine's default, or a named network.
 	Network runtime.Network
 	// Ports are published ports.
@@ -59,6 +62,9 @@ type Spec struct {
 	// StopTimeout is how long a stop waits for the process before killing it (0: podman's
 	// default, 10 s).
 	StopTimeout time.Duration
+
+	// inputs is the digest of the companion's inputs (Manager.SetInputs), a label of its unit.
+	inputs string
 }
 
 // Build is a local image build.
@@ -71,7 +77,8 @@ type Build struct {
 
 func (s Spec) container() runtime.ContainerSpec {
 	return runtime.ContainerSpec{Name: s.Name, Image: s.Image, Command: s.Command, Env: s.Env, Network: s.Network,
-		Ports: s.Ports, Mounts: s.Mounts, CapAdd: s.CapAdd, CapDrop: s.CapDrop, User: s.User, StopTimeout: s.StopTimeout}
+		Ports: s.Ports, Mounts: s.Mounts, CapAdd: s.CapAdd, CapDrop: s.CapDrop, User: s.User, StopTimeout: s.StopTimeout,
+		Secrets: s.Secrets}
 }
 
 // validate adds s's problems to p, fields prefixed with prefix.
@@ -101,6 +108,7 @@ func (s Spec) Unit(app string) quadlet.Unit {
 		Label:           map[string]string{LabelCompanionOf: app},
 		StopTimeout:     s.StopTimeout,
 	}
+	s.addInputs(&c)
 	switch s.Network.Mode {
 	case runtime.NetworkHost:
 		c.Network = []string{"host"}
