@@ -91,8 +91,11 @@ func crashScenarios() []crashScenario {
 			recover: func(m *companion.Manager) { m.Remove(ctx, "lnd") },
 		},
 		{
-			name:   "uninstall while another app stays",
-			before: func(t *testing.T, m *companion.Manager) { install("lnd", v1...)(t, m); install("bitcoind", uiSpec("bitcoind-ui"))(t, m) },
+			name: "uninstall while another app stays",
+			before: func(t *testing.T, m *companion.Manager) {
+				install("lnd", v1...)(t, m)
+				install("bitcoind", uiSpec("bitcoind-ui"))(t, m)
+			},
 			op: func(m *companion.Manager) error {
 				m.Register("bitcoind", uiSpec("bitcoind-ui"))
 				return m.Remove(ctx, "lnd")
