@@ -48,7 +48,8 @@ type AppStatus struct {
 	// Image is the desired image.
 	Image string
 	// State and Health are what the last report observed, moved on by a successful action:
-	// running (and healthy, when the app has a check) after a start, exited after a stop.
+	// running (and healthy, when the app has a check) after a start or a rollback, exited
+	// after a stop.
 	State  runtime.State
 	Health runtime.Health
 	// ObservedAt is when the last report about the app ended.
@@ -213,16 +214,15 @@ func (b *statusBook) recordApp(r orchestrator.AppReport, at time.Time) {
 	if r.Observed != runtime.StateUnknown || r.Err == nil {
 		e.State, e.Health = r.Observed, r.Health
 	}
-	if r.Err == nil {
-		switch {
-		case r.Action.Starts():
-			e.State, e.Health = runtime.StateRunning, runtime.HealthNone
-			if e.hasCheck {
-				e.Health = runtime.HealthHealthy
-			}
-		case r.Action == orchestrator.ActionStop:
-			e.State = runtime.StateExited
+	rolledBack := errors.Is(r.Err, runtime.ErrRolledBack) || errors.Is(r.Err, orchestrator.ErrRolledBack)
+	switch {
+	case (r.Err == nil && r.Action.Starts()) || rolledBack: // ready (on the last good release)
+		e.State, e.Health = runtime.StateRunning, runtime.HealthNone
+		if e.hasCheck {
+			e.Health = runtime.HealthHealthy
 		}
+	case r.Err == nil && r.Action == orchestrator.ActionStop:
+		e.State = runtime.StateExited
 	}
 	e.ObservedAt, e.Reason, e.BackoffUntil, e.Err = at, r.Reason, r.NotBefore, r.Err
 	e.WaitingFor = ""
@@ -237,7 +237,7 @@ func (b *statusBook) recordApp(r orchestrator.AppReport, at time.Time) {
 	if r.Err != nil {
 		e.LastError, e.LastErrorAt = r.Err, at
 	}
-	if errors.Is(r.Err, runtime.ErrRolledBack) || errors.Is(r.Err, orchestrator.ErrRolledBack) {
+	if rolledBack {
 		e.Rollback = &Rollback{At: at, Reason: r.Err.Error()}
 	}
 }
