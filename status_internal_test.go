@@ -41,7 +41,9 @@ func TestStatusFromReports(t *testing.T) {
 		want func(*AppStatus)
 	}{
 		{"running and healthy", orchestrator.AppReport{Observed: runtime.StateRunning, Health: runtime.HealthHealthy, Reason: "running, healthy"},
-			func(s *AppStatus) { s.State, s.Health, s.Reason = runtime.StateRunning, runtime.HealthHealthy, "running, healthy" }},
+			func(s *AppStatus) {
+				s.State, s.Health, s.Reason = runtime.StateRunning, runtime.HealthHealthy, "running, healthy"
+			}},
 		{"a start that worked: running and healthy", orchestrator.AppReport{Observed: runtime.StateExited, Health: runtime.HealthUnknown, Action: orchestrator.ActionStart, Reason: "exited (exit code 1)"},
 			func(s *AppStatus) {
 				s.State, s.Health, s.Reason = runtime.StateRunning, runtime.HealthHealthy, "exited (exit code 1)"
@@ -62,7 +64,9 @@ func TestStatusFromReports(t *testing.T) {
 				s.LastAction, s.LastActionAt, s.LastActionReason = orchestrator.ActionStop, t0, "dependency failed: lnd (exited)"
 			}},
 		{"crash-loop backoff", orchestrator.AppReport{Observed: runtime.StateExited, Action: orchestrator.ActionWait, Reason: "crash-loop backoff", NotBefore: t0.Add(time.Minute)},
-			func(s *AppStatus) { s.State, s.Reason, s.BackoffUntil = runtime.StateExited, "crash-loop backoff", t0.Add(time.Minute) }},
+			func(s *AppStatus) {
+				s.State, s.Reason, s.BackoffUntil = runtime.StateExited, "crash-loop backoff", t0.Add(time.Minute)
+			}},
 		{"an upgrade rolled back", orchestrator.AppReport{Observed: runtime.StateRunning, Action: orchestrator.ActionRecreate, Reason: "spec drifted", Err: rolledBack},
 			func(s *AppStatus) {
 				s.State, s.Health, s.Reason, s.Err, s.LastError, s.LastErrorAt = runtime.StateRunning, runtime.HealthHealthy, "spec drifted", rolledBack, rolledBack, t0
@@ -70,7 +74,9 @@ func TestStatusFromReports(t *testing.T) {
 				s.Rollback = &Rollback{At: t0, Reason: rolledBack.Error()}
 			}},
 		{"not reached: the state stays", orchestrator.AppReport{Reason: "not reached", Err: context.Canceled},
-			func(s *AppStatus) { s.Reason, s.Err, s.LastError, s.LastErrorAt = "not reached", context.Canceled, context.Canceled, t0 }},
+			func(s *AppStatus) {
+				s.Reason, s.Err, s.LastError, s.LastErrorAt = "not reached", context.Canceled, context.Canceled, t0
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newStatusBook()
