@@ -42,6 +42,15 @@ type App struct {
 	// InsecurePull lets a missing image be pulled with TLS verification off. Set it only for an
 	// image from a registry the user whitelisted.
 	InsecurePull bool
+	// Secrets supply the values of the secrets the app's container and its companions
+	// reference (see Inputs): each one referenced must be supplied here. Stored in
+	// Options.Secrets at every pass, before the hooks run.
+	Secrets []Secret
+
+	// inputs is the digest of the app's own inputs and consumed every consumer's inputs, as
+	// the last pass computed them (see Inputs).
+	inputs   string
+	consumed map[string]runtime.Inputs
 }
 
 // Condition is what a dependency must be for its dependants to start.
@@ -87,6 +96,7 @@ func (a App) Validate() error {
 		p.Add("Container.HealthCheck", "must be nil: set App.Health instead")
 	}
 	a.Health.ValidateInto(&p, "")
+	a.validateSecrets(&p)
 	runtime.ValidateDuration(&p, "ReadyTimeout", a.ReadyTimeout, 0, 24*time.Hour)
 	runtime.ValidateDuration(&p, "MinUptime", a.MinUptime, 0, time.Hour)
 	if a.ReadyTimeout > 0 && a.MinUptime >= a.ReadyTimeout {
@@ -140,7 +150,10 @@ func (a App) containerSpec(scheduled bool) runtime.ContainerSpec {
 		labels = map[string]string{}
 	}
 	c.Labels = labels
-	hash := runtime.SpecHash(c)
+	hash := runtime.WithInputs(runtime.SpecHash(c), a.inputs)
+	if a.inputs != "" {
+		labels[runtime.LabelInputs] = a.inputs
+	}
 	labels[runtime.LabelManaged] = "true"
 	labels[runtime.LabelApp] = a.Name
 	labels[runtime.LabelSpecHash] = hash

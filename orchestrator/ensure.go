@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/skerry-dev/skerry/hooks"
 	"github.com/skerry-dev/skerry/runtime"
 )
 
@@ -28,10 +27,10 @@ func (o *Orchestrator) ensure(ctx context.Context, s *appState, obs *runtime.Obs
 	if explicit {
 		s.backoff = Backoff{}
 	}
-	hookChanged := false
+	hookChanged, companionInputs := false, false
 	if s.desired {
-		if hookChanged, err = hooks.RunAll(ctx, s.app.Hooks); err != nil {
-			rep.Reason, rep.Err = "pre-start hooks failed", err
+		if hookChanged, companionInputs, rep.Inputs, err = o.prepare(ctx, s); err != nil {
+			rep.Reason, rep.Err = "secrets or pre-start hooks failed", err
 			return rep, fmt.Errorf("%s: %w", name, err)
 		}
 	}
@@ -61,7 +60,7 @@ func (o *Orchestrator) ensure(ctx context.Context, s *appState, obs *runtime.Obs
 	if err == nil && d.Action == ActionRemove {
 		o.forget(s)
 	}
-	companionsDue := explicit || d.Action.Starts()
+	companionsDue := explicit || d.Action.Starts() || companionInputs
 	if err == nil && s.desired && companionsDue && d.Action != ActionStop && o.opts.Companions != nil {
 		if err = o.opts.Companions.Install(ctx, name); err != nil {
 			err = fmt.Errorf("companions of %s: %w", name, err)

@@ -70,6 +70,10 @@ type Options struct {
 	// spec changes with it, so switching it recreates every app with an exec check at the next
 	// pass.
 	ScheduleExecChecks bool
+	// Secrets stores the apps' secrets and fingerprints their rendered files (see Inputs);
+	// required by apps with Secrets or with hook outputs that name consumers. The podman
+	// runtime is one: Options{Secrets: rt}.
+	Secrets runtime.SecretStore
 }
 
 // Orchestrator keeps apps in their desired state on a runtime. Operations on one app are
@@ -215,6 +219,9 @@ func (o *Orchestrator) RegisterAll(ctx context.Context, apps ...App) error {
 // setDesired records app as desired after checking its dependency graph again under the lock
 // (another registration may have raced). The caller holds s.lock.
 func (o *Orchestrator) setDesired(s *appState, app App, extra map[string]App) error {
+	if err := o.checkInputs(app); err != nil {
+		return err
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if err := o.checkGraph(app, extra); err != nil {

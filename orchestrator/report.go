@@ -22,7 +22,10 @@ type AppReport struct {
 	// NotBefore is the retry time of an ActionWait under backoff.
 	NotBefore time.Time
 	// Logs is the tail of the container's log when Err is set and the runtime can read logs.
-	Logs     []string
+	Logs []string
+	// Inputs lists the secrets and rendered files whose version changed in this pass, with
+	// the consumers (the app, its companions) brought onto them (see Inputs).
+	Inputs   []InputChange
 	Duration time.Duration
 }
 
