@@ -34,7 +34,7 @@ func Example() {
 		Logger:     slog.New(slog.DiscardHandler),
 		OnReport: func(r skerry.Report) {
 			if r.Source == skerry.SourcePass {
-				fmt.Println(r)
+				fmt.Println(r.Source, r)
 				stop()
 			}
 		},

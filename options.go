@@ -71,6 +71,10 @@ type Options struct {
 	// supervisor runs them itself, which is much cheaper for the node
 	// (orchestrator.Options.ScheduleExecChecks), when the runtime can run checks.
 	EngineExecChecks bool
+	// PeriodicOnly runs the periodic passes alone: no event, exit or unit watch, and the
+	// exec checks are left to the engine. For measurements and runtimes without events; a
+	// node's daemon wants the watches.
+	PeriodicOnly bool
 	// PruneOrphans removes managed containers of apps the supervisor does not know (see
 	// orchestrator.Options.PruneOrphans). Off by default.
 	PruneOrphans bool

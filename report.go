@@ -93,11 +93,11 @@ func (r Report) Acted() int {
 	return n
 }
 
-// String is a one-line summary: source, converged, then app=observed/health->action and
+// String is a one-line summary: converged, then app=observed/health->action and
 // unit=state->action entries, errors in parentheses.
 func (r Report) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s converged=%v", r.Source, r.Converged())
+	fmt.Fprintf(&b, "converged=%v", r.Converged())
 	if r.Interrupted {
 		b.WriteString(" interrupted")
 	}

@@ -50,7 +50,7 @@ func New(rt runtime.Runtime, units companion.Units, opts Options, apps ...App) (
 	}
 	s := &Supervisor{rt: rt, units: units, opts: opts, log: opts.Logger, apps: map[string]App{}}
 	oopts := orchestrator.Options{Logger: opts.Logger, Workers: opts.Workers, PruneOrphans: opts.PruneOrphans}
-	if _, ok := rt.(runtime.HealthRunner); ok && !opts.EngineExecChecks {
+	if _, ok := rt.(runtime.HealthRunner); ok && !opts.EngineExecChecks && !opts.PeriodicOnly {
 		oopts.ScheduleExecChecks = true // Run runs WatchEvents, which runs the checks
 	}
 	if units != nil {
@@ -113,8 +113,8 @@ func (s *Supervisor) Trigger() { s.loop.Trigger() }
 // every Interval and on Trigger; a pass over one app on each of its engine events, container
 // exits and failed scheduled checks (orchestrator.WatchEvents, which also runs the exec checks
 // unless Options.EngineExecChecks); a pass over one companion on each change of its unit's
-// state, when the unit manager is a UnitWatcher. Every pass's report goes to the status and to
-// Options.OnReport.
+// state, when the unit manager is a UnitWatcher (none of these with Options.PeriodicOnly).
+// Every pass's report goes to the status and to Options.OnReport.
 //
 // When ctx ends, no new pass starts; passes in flight get half of Options.ShutdownTimeout, then
 // their context is cancelled. Run returns ctx's error once everything it started has ended, or
@@ -129,11 +129,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	work := reconciler.WithShutdownGrace(ctx, s.opts.ShutdownTimeout/2)
 	var wg sync.WaitGroup
 	wg.Go(func() { s.loop.Run(work) })
-	wg.Go(func() { s.orch.WatchEvents(work, eventSource(s.rt), s.appEvent) })
-	if w, ok := s.units.(UnitWatcher); ok && s.comps != nil {
-		unitPasses := reconciler.NewKeyed(s.unitPass, reconciler.KeyedOptions{Workers: 1, PassTimeout: s.opts.PassTimeout, Logger: s.log})
-		wg.Go(func() { unitPasses.Run(work) })
-		wg.Go(func() { s.comps.WatchUnits(work, relayUnits(w, unitPasses.Add)) })
+	if !s.opts.PeriodicOnly {
+		s.watch(work, &wg)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -149,6 +146,17 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	case <-timeout.C:
 		s.log.Error("shutdown timed out; returning with work still in flight", "timeout", s.opts.ShutdownTimeout)
 		return fmt.Errorf("skerry: %w after %v", ErrShutdownTimeout, s.opts.ShutdownTimeout)
+	}
+}
+
+// watch starts the watches in wg: the apps' events, exits and checks, and the companions'
+// units when the unit manager can stream their changes.
+func (s *Supervisor) watch(ctx context.Context, wg *sync.WaitGroup) {
+	wg.Go(func() { s.orch.WatchEvents(ctx, eventSource(s.rt), s.appEvent) })
+	if w, ok := s.units.(UnitWatcher); ok && s.comps != nil {
+		unitPasses := reconciler.NewKeyed(s.unitPass, reconciler.KeyedOptions{Workers: 1, PassTimeout: s.opts.PassTimeout, Logger: s.log})
+		wg.Go(func() { unitPasses.Run(ctx) })
+		wg.Go(func() { s.comps.WatchUnits(ctx, relayUnits(w, unitPasses.Add)) })
 	}
 }
 

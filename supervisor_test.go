@@ -115,7 +115,7 @@ func TestFirstPassBringsUpAppsAndCompanionsInOneReport(t *testing.T) {
 		if len(passes) != 1 {
 			t.Fatalf("passes %v, want one", passes)
 		}
-		if got, want := passes[0].String(), "pass converged=true bitcoind=missing/unknown->create lnd=missing/unknown->create "+uiUnit+"=active->none"; got != want {
+		if got, want := passes[0].String(), "converged=true bitcoind=missing/unknown->create lnd=missing/unknown->create "+uiUnit+"=active->none"; got != want {
 			t.Fatalf("first pass\n got %s\nwant %s", got, want)
 		}
 		// The next periodic pass, 30 s after the first ended, finds nothing to do.
@@ -345,5 +345,30 @@ func TestInstallAndUninstallAtRuntime(t *testing.T) {
 			t.Fatal("a refused Install shows in the status")
 		}
 		stop()
+	})
+}
+
+func TestPeriodicOnlyWatchesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNode(t, skerry.Options{PeriodicOnly: true}, demoApps()...)
+		n.start(t)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		n.taken()
+		if spec, _, _ := n.rt.Container("bitcoind"); spec.HealthCheck == nil || spec.HealthCheck.Interval == 0 {
+			t.Fatalf("the engine must run the checks: %+v", spec.HealthCheck)
+		}
+		n.rt.KillExternally("lnd")
+		n.units.StopExternally(uiUnit)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if reps := n.taken(); len(reps) != 0 {
+			t.Fatalf("reports %v before the next periodic pass", reps)
+		}
+		time.Sleep(skerry.DefaultInterval)
+		synctest.Wait()
+		if reps := n.taken(); len(reps) != 1 || reps[0].Acted() != 2 {
+			t.Fatalf("reports %v, want one periodic pass that starts lnd and the UI", reps)
+		}
 	})
 }
