@@ -55,6 +55,8 @@ type Facts struct {
 	Desired bool
 	// SpecHash is the hash of the desired container spec (runtime.SpecHash).
 	SpecHash string
+	// Image is the desired spec's image, for the reason of a drift ("" is fine).
+	Image string
 	// Observed is the container as the engine reports it; runtime.Missing when absent.
 	Observed runtime.Observation
 	// Health is the app's committed health while running: HealthHealthy, HealthUnhealthy
@@ -154,7 +156,7 @@ func decidePresent(f Facts) Decision {
 	case o.State == runtime.StateMissing:
 		return Decision{Action: ActionCreate, Reason: "missing"}
 	case o.SpecHash() != f.SpecHash:
-		return Decision{Action: ActionRecreate, Reason: fmt.Sprintf("spec drifted (%s -> %s)", orNone(o.SpecHash()), f.SpecHash)}
+		return Decision{Action: ActionRecreate, Reason: drift(o, f.Image)}
 	}
 	switch o.State {
 	case runtime.StateStopped, runtime.StateExited:
@@ -177,11 +179,16 @@ func decidePresent(f Facts) Decision {
 	return Decision{Action: ActionRecreate, Reason: "wedged in state " + o.State.String(), CountsAsRetry: true}
 }
 
-func orNone(s string) string {
-	if s == "" {
-		return "none"
+// drift names what changed between the observed container and the desired spec: images when
+// they differ (what a user recognises), else that the rest of the spec changed.
+func drift(o runtime.Observation, image string) string {
+	switch {
+	case o.SpecHash() == "":
+		return "created without a spec hash"
+	case image != "" && o.Image != image:
+		return fmt.Sprintf("new release: image %s -> %s", o.Image, image)
 	}
-	return s
+	return fmt.Sprintf("spec changed (image %s kept)", o.Image)
 }
 
 // AdoptionBlocker tells why a container that skerry did not create cannot be adopted as spec

@@ -9,10 +9,12 @@ import (
 	"github.com/skerry-dev/skerry/runtime"
 )
 
-// ensure observes (unless obs is given), decides and acts for one app. The caller holds s.lock.
-// explicit marks a user's Install/EnsureRunning/Uninstall: backoff is reset, waiting is an
-// error, and companions are installed even when the app needed nothing.
-func (o *Orchestrator) ensure(ctx context.Context, s *appState, obs *runtime.Observation, explicit bool) (rep AppReport, err error) {
+// ensure observes (unless obs is given), decides and acts for one app. recs are the app's
+// release records from a pass's List call (nil: what s remembers, looked up when needed). The
+// caller holds s.lock. explicit marks a user's Install/EnsureRunning/Uninstall: backoff and
+// holds are reset, dependencies are observed afresh, waiting is an error, and companions are
+// installed even when the app needed nothing.
+func (o *Orchestrator) ensure(ctx context.Context, s *appState, obs *runtime.Observation, recs *records, explicit bool) (rep AppReport, err error) {
 	start := time.Now()
 	name := s.spec.Name
 	rep = AppReport{App: name}
@@ -22,6 +24,19 @@ func (o *Orchestrator) ensure(ctx context.Context, s *appState, obs *runtime.Obs
 			rep.Err = err
 			o.log.Error("panic while reconciling app", "app", name, "panic", p)
 		}
+		if err != nil && ctx.Err() != nil {
+			// Never a verdict: what was done is left as it is for the next operation.
+			if !errors.Is(err, ErrInterrupted) {
+				err = fmt.Errorf("%s: %w (%w): %w", name, ErrInterrupted, ctx.Err(), err)
+			}
+			rep.Err, rep.Reason = err, "interrupted: "+rep.Reason
+		}
+		o.mu.Lock()
+		if s.hold != nil {
+			r := s.hold.Rollback
+			rep.Rollback = &r
+		}
+		o.mu.Unlock()
 		rep.Duration = time.Since(start)
 	}()
 	if explicit {
@@ -41,6 +56,13 @@ func (o *Orchestrator) ensure(ctx context.Context, s *appState, obs *runtime.Obs
 			return rep, err
 		}
 		obs = &fresh
+	}
+	if err := o.settleRecords(ctx, s, obs, recs, explicit, &rep); err != nil {
+		rep.Err = err
+		if rep.Logs == nil {
+			rep.Logs = o.logTail(ctx, name)
+		}
+		return rep, err
 	}
 	var d Decision
 	for attempt := 0; ; attempt++ {
@@ -69,22 +91,60 @@ func (o *Orchestrator) ensure(ctx context.Context, s *appState, obs *runtime.Obs
 	if err != nil {
 		rep.Err = err
 		if rep.Logs == nil {
-			rep.Logs = o.logTail(name)
+			rep.Logs = o.logTail(ctx, name)
 		}
 		o.log.Warn("app not converged", "app", name, "action", d.Action.String(), "err", err)
 	}
 	return rep, err
 }
 
+// settleRecords brings the app's release records up to date (looking them up when they matter
+// and are not known), finishes an upgrade a previous operation left (updating *obs), and
+// settles the app's hold.
+func (o *Orchestrator) settleRecords(ctx context.Context, s *appState, obs *runtime.Observation, recs *records, explicit bool, rep *AppReport) error {
+	if recs != nil {
+		o.publish(func() { s.recs = *recs })
+	}
+	drift := obs.Managed() && obs.SpecHash() != s.spec.Labels[runtime.LabelSpecHash]
+	if !s.recs.known && (obs.State == runtime.StateMissing || drift || !s.desired) {
+		if err := o.lookRecords(ctx, s); err != nil {
+			return err
+		}
+	}
+	if ren, ok := o.rt.(runtime.Renamer); ok && s.recs.prev != nil && s.desired {
+		fresh, err := o.finishUpgrade(ctx, s, ren, *obs, rep)
+		if err != nil {
+			return err
+		}
+		*obs = fresh
+	}
+	o.settleHold(ctx, s, *obs, explicit)
+	return nil
+}
+
 // decideAndAct runs Decide on obs and carries out its decision, filling rep.
 func (o *Orchestrator) decideAndAct(ctx context.Context, s *appState, obs runtime.Observation, hookChanged, explicit bool, rep *AppReport) (Decision, error) {
 	name := s.spec.Name
 	now := time.Now()
+	// target is the release the app is kept on: the desired one, or the one it is held on.
+	target, specHash := s.app, s.spec.Labels[runtime.LabelSpecHash]
+	if s.hold != nil {
+		specHash = s.hold.Hash
+		if s.hold.good != nil {
+			target = *s.hold.good
+		}
+	}
 	h := o.currentHealth(ctx, s, obs, now)
 	s.backoff = s.backoff.Settle(obs, h, now)
 	waitingFor, stopWith := o.waitingFor(s)
+	if explicit {
+		var err error
+		if waitingFor, stopWith, err = o.waitingForFresh(ctx, s); err != nil {
+			return Decision{}, err
+		}
+	}
 	f := Facts{
-		Desired: s.desired, SpecHash: s.spec.Labels[runtime.LabelSpecHash],
+		Desired: s.desired, SpecHash: specHash, Image: target.Container.Image,
 		Observed: obs, Health: h, HookChanged: hookChanged,
 		WaitingFor: waitingFor, StopWith: stopWith, Backoff: s.backoff, Now: now,
 		Foreign: obs.State != runtime.StateMissing && !obs.Managed(),
@@ -99,9 +159,17 @@ func (o *Orchestrator) decideAndAct(ctx context.Context, s *appState, obs runtim
 	switch d.Action {
 	case ActionNone:
 		if !s.desired {
+			if err := o.removeLeftovers(ctx, s); err != nil {
+				return d, err
+			}
 			o.forget(s)
 		} else if f.Observed.State == runtime.StateRunning && (h == runtime.HealthHealthy || h == runtime.HealthNone) {
-			s.markGood()
+			if s.hold == nil {
+				s.markGood(s.app)
+			}
+		}
+		if s.hold != nil && s.desired {
+			rep.Reason = d.Reason + "; " + s.hold.String()
 		}
 		if obs.State == runtime.StateRunning {
 			o.watchRunning(s)
@@ -117,7 +185,7 @@ func (o *Orchestrator) decideAndAct(ctx context.Context, s *appState, obs runtim
 		}
 		if explicit && h == runtime.HealthStarting {
 			// An explicit Install of an app whose health is starting waits for the verdict.
-			return d, o.waitReady(ctx, s)
+			return d, o.waitReady(ctx, s, target)
 		}
 		if explicit {
 			return d, fmt.Errorf("%s: %s: %w", name, d.Reason, ErrWaiting)
@@ -128,83 +196,61 @@ func (o *Orchestrator) decideAndAct(ctx context.Context, s *appState, obs runtim
 		s.backoff = s.backoff.Retried(now)
 	}
 	o.log.Info("acting", "app", name, "observed", obs.State.String(), "health", h.String(), "action", d.Action.String(), "reason", d.Reason)
-	upgrade := d.Action == ActionRecreate && !f.Foreign && s.lastGood != nil &&
-		o.specOf(*s.lastGood).Labels[runtime.LabelSpecHash] != f.SpecHash
-	err := o.execute(ctx, s, d.Action, obs.State)
+	var err error
+	ren, renames := o.rt.(runtime.Renamer)
+	if upgrade := d.Action == ActionRecreate && !f.Foreign && s.desired && working(obs, h); upgrade && renames {
+		err = o.upgrade(ctx, s, ren, obs, rep)
+	} else {
+		err = o.execute(ctx, s, target, d.Action, obs.State)
+		if err == nil && d.Action.Starts() {
+			err = o.waitReady(ctx, s, target)
+		}
+	}
 	// Bumped after the action: a pass whose List ran during it sees the generation move and
 	// re-inspects instead of acting on a stale observation.
 	o.publish(func() { s.generation++ })
 	if err == nil && d.Action.Starts() {
-		err = o.waitReady(ctx, s)
-	}
-	if err == nil && d.Action.Starts() {
-		s.markGood()
+		if s.hold == nil {
+			s.markGood(s.app)
+		}
 		o.watchRunning(s)
-	}
-	if err != nil && upgrade {
-		err = o.rollback(ctx, s, err, rep)
 	}
 	return d, err
 }
 
-// markGood records the current spec as proven: a copy, since s.app is replaced by the next
-// Install.
-func (s *appState) markGood() {
-	good := s.app
-	s.lastGood = &good
+// markGood records the running release as proven: a copy of its App, since s.app is replaced
+// by the next Install.
+func (s *appState) markGood(app App) {
+	s.good = &app
 }
 
-// rollback puts an app whose upgrade failed back on its last good spec: the failed
-// container's log tail goes into rep, the desired spec reverts (so later passes do not retry
-// the upgrade), the container is recreated from the old spec. Volumes are untouched.
-func (o *Orchestrator) rollback(ctx context.Context, s *appState, cause error, rep *AppReport) error {
+// execute carries out a non-trivial action, with app as the release to create.
+func (o *Orchestrator) execute(ctx context.Context, s *appState, app App, a Action, observed runtime.State) error {
 	name := s.spec.Name
-	rep.Logs = o.logTail(name)
-	failed := s.spec.Labels[runtime.LabelSpecHash]
-	good := *s.lastGood
-	o.publish(func() { s.app, s.spec = good, o.specOf(good) })
-	o.log.Warn("upgrade failed; rolling back", "app", name, "from", failed, "to", s.spec.Labels[runtime.LabelSpecHash], "err", cause)
-	rep.Reason = "upgrade failed, rolled back to the last good spec"
-	err := o.execute(ctx, s, ActionRecreate, runtime.StateUnknown)
-	if err == nil {
-		err = o.waitReady(ctx, s)
-	}
-	o.publish(func() { s.generation++ })
-	if err != nil {
-		return fmt.Errorf("%s: upgrade to %s failed (%w), and so did the rollback: %w", name, failed, cause, err)
-	}
-	return fmt.Errorf("%s: upgrade to %s failed (%w); back on %s: %w", name, failed, cause, s.spec.Labels[runtime.LabelSpecHash], ErrRolledBack)
-}
-
-// execute carries out a non-trivial action.
-func (o *Orchestrator) execute(ctx context.Context, s *appState, a Action, observed runtime.State) error {
-	name := s.spec.Name
-	if a.Starts() {
-		o.starts.begin()
-		defer o.starts.end()
-	}
 	switch a {
 	case ActionCreate:
-		return o.createAndStart(ctx, s)
+		return o.starting(func() error { return o.createAndStart(ctx, s, app) })
 	case ActionStart:
-		return wrap("start", name, o.rt.Start(ctx, name))
+		return o.starting(func() error { return wrap("start", name, o.rt.Start(ctx, name)) })
 	case ActionRestart:
 		if err := o.rt.Stop(ctx, name, s.spec.StopTimeout); err != nil {
 			return wrap("stop", name, err)
 		}
-		return wrap("start", name, o.rt.Start(ctx, name))
+		return o.starting(func() error { return wrap("start", name, o.rt.Start(ctx, name)) })
 	case ActionRecreate:
+		// Nothing is removed before the new release's image is there.
+		if err := o.ensureImage(ctx, app, o.specOf(app)); err != nil {
+			return err
+		}
 		if err := o.rt.Remove(ctx, name, runtime.RemoveOptions{Force: true}); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 			return wrap("remove", name, err)
 		}
-		return o.createAndStart(ctx, s)
+		return o.starting(func() error { return o.createAndStart(ctx, s, app) })
 	case ActionStop:
 		return wrap("stop", name, o.rt.Stop(ctx, name, s.spec.StopTimeout))
 	case ActionRemove:
-		if o.opts.Companions != nil {
-			if err := o.opts.Companions.Remove(ctx, name); err != nil {
-				return fmt.Errorf("disable companions of %s: %w", name, err)
-			}
+		if err := o.removeLeftovers(ctx, s); err != nil {
+			return err
 		}
 		if observed == runtime.StateRunning || observed == runtime.StateStopping || observed == runtime.StatePaused {
 			if err := o.rt.Stop(ctx, name, s.spec.StopTimeout); err != nil && !errors.Is(err, runtime.ErrNotFound) {
@@ -220,15 +266,43 @@ func (o *Orchestrator) execute(ctx context.Context, s *appState, a Action, obser
 	return fmt.Errorf("execute %s: unexpected action %s", name, a)
 }
 
-func (o *Orchestrator) createAndStart(ctx context.Context, s *appState) error {
+// removeLeftovers is the part of an uninstall that does not depend on the app's container
+// being there: its companions are disabled and removed (so that systemd cannot respawn them
+// against a missing app), then its release records.
+func (o *Orchestrator) removeLeftovers(ctx context.Context, s *appState) error {
 	name := s.spec.Name
-	err := o.rt.Create(ctx, s.spec)
-	if errors.Is(err, runtime.ErrImageNotFound) {
-		o.log.Info("pulling missing image", "app", name, "image", s.spec.Image)
-		if err := o.rt.Pull(ctx, s.spec.Image, runtime.PullOptions{Insecure: s.app.InsecurePull}); err != nil {
-			return wrap("pull image for", name, err)
+	if o.opts.Companions != nil {
+		if err := o.opts.Companions.Remove(ctx, name); err != nil {
+			return fmt.Errorf("disable companions of %s: %w", name, err)
 		}
-		err = o.rt.Create(ctx, s.spec)
+	}
+	for _, prev := range []bool{true, false} {
+		if (prev && s.recs.prev != nil) || (!prev && s.recs.failed != nil) {
+			if err := o.removeRecord(ctx, s, prev); err != nil {
+				return err
+			}
+		}
+	}
+	o.publish(func() { s.hold = nil })
+	return nil
+}
+
+// starting runs f, an action that starts a container, counted in o.starts.
+func (o *Orchestrator) starting(f func() error) error {
+	o.starts.begin()
+	defer o.starts.end()
+	return f()
+}
+
+// createAndStart creates the container of app (pulling its image when missing) and starts it.
+func (o *Orchestrator) createAndStart(ctx context.Context, s *appState, app App) error {
+	name, spec := s.spec.Name, o.specOf(app)
+	err := o.rt.Create(ctx, spec)
+	if errors.Is(err, runtime.ErrImageNotFound) {
+		if err := o.ensureImage(ctx, app, spec); err != nil {
+			return err
+		}
+		err = o.rt.Create(ctx, spec)
 	}
 	if err != nil {
 		return wrap("create", name, err)

@@ -72,6 +72,9 @@ type model struct {
 	image map[string]string
 	// scheduled: Options.ScheduleExecChecks; the "checks" step stands in for the schedule.
 	scheduled bool
+	// held: the app's last upgrade was rolled back and the orchestrator still desires the
+	// failed release: it is held on image[name], with its <app>.FAILED record.
+	held map[string]bool
 }
 
 const imageV2 = "localhost/busybox:v2"
@@ -79,7 +82,7 @@ const imageV2 = "localhost/busybox:v2"
 func newModel(scheduled bool) *model {
 	m := &model{rt: fake.New(), desired: map[string]bool{}, hookPending: map[string]bool{},
 		purged: map[string]bool{}, doomed: map[string]bool{}, volumes: map[string]bool{}, image: map[string]string{},
-		scheduled: scheduled}
+		scheduled: scheduled, held: map[string]bool{}}
 	m.rt.AddImage(image, imageV2)
 	m.o = orchestrator.New(m.rt, orchestrator.Options{Logger: quiet, ScheduleExecChecks: scheduled})
 	return m
@@ -126,7 +129,7 @@ func (m *model) install(t *rapid.T) {
 	c, cancel := ctx()
 	defer cancel()
 	_, err := m.o.Install(c, m.app(name))
-	m.desired[name], m.purged[name] = true, false
+	m.desired[name], m.purged[name], m.held[name] = true, false, false
 	if err == nil {
 		m.mustBeUp(t, name)
 	} else if !m.faulty {
@@ -145,7 +148,7 @@ func (m *model) installTwice(t *rapid.T) {
 	if _, err := m.o.Install(c, m.app(name)); err != nil {
 		t.Fatalf("install %s: %v", name, err)
 	}
-	m.desired[name], m.purged[name] = true, false
+	m.desired[name], m.purged[name], m.held[name] = true, false, false
 	_, first, _ := m.rt.Container(name)
 	calls := m.rt.TotalCalls()
 	rep, err := m.o.Install(c, m.app(name))
@@ -170,7 +173,7 @@ func (m *model) upgrade(t *rapid.T) {
 	if _, err := m.o.Install(c, m.app(name)); err != nil { // proven on its current spec first
 		t.Fatalf("install %s: %v", name, err)
 	}
-	m.desired[name], m.purged[name] = true, false
+	m.desired[name], m.purged[name], m.held[name] = true, false, false
 	old := m.app(name).Container.Image
 	next := imageV2
 	if old == imageV2 {
@@ -187,7 +190,10 @@ func (m *model) upgrade(t *rapid.T) {
 	case broken && !errors.Is(err, orchestrator.ErrRolledBack):
 		t.Fatalf("broken upgrade of %s: %v, want ErrRolledBack", name, err)
 	case broken:
-		m.image[name] = old
+		m.image[name], m.held[name] = old, true
+		if r, ok := m.o.Held(name); !ok || r.FailedImage != next || r.Image != old {
+			t.Fatalf("after the rollback of %s: held=%v %+v", name, ok, r)
+		}
 	case err != nil:
 		t.Fatalf("upgrade of %s: %v", name, err)
 	}
@@ -200,10 +206,12 @@ func (m *model) uninstall(t *rapid.T) {
 	c, cancel := ctx()
 	defer cancel()
 	_, err := m.o.Uninstall(c, name, orchestrator.UninstallOptions{Purge: purge})
-	m.desired[name], m.purged[name] = false, purge
+	m.desired[name], m.purged[name], m.held[name] = false, purge, false
 	if err == nil {
-		if _, _, exists := m.rt.Container(name); exists {
-			t.Fatalf("uninstall %s succeeded but the container exists", name)
+		for _, c := range []string{name, name + ".PREV", name + ".FAILED"} {
+			if _, _, exists := m.rt.Container(c); exists {
+				t.Fatalf("uninstall %s succeeded but container %s exists", name, c)
+			}
 		}
 	} else if !m.faulty {
 		t.Fatalf("uninstall %s failed without faults: %v", name, err)
@@ -308,6 +316,13 @@ func (m *model) converge(t *rapid.T) {
 		} else if _, _, ok := m.rt.Container(name); ok {
 			t.Fatalf("undesired %s still exists after 2 passes: %v", name, rep)
 		}
+		// No upgrade is in flight; a FAILED record exactly while the app is held.
+		if _, _, ok := m.rt.Container(name + ".PREV"); ok {
+			t.Fatalf("release record %s.PREV left after 2 passes: %v", name, rep)
+		}
+		if _, _, ok := m.rt.Container(name + ".FAILED"); ok != (m.held[name] && m.desired[name]) {
+			t.Fatalf("release record %s.FAILED exists=%v, held=%v: %v", name, ok, m.held[name], rep)
+		}
 	}
 	if !rep.Converged() {
 		t.Fatalf("second pass after faults stopped did not converge: %v", rep)
@@ -327,10 +342,21 @@ func (m *model) mustBeUp(t *rapid.T, name string) {
 
 // invariants hold after every step.
 func (m *model) invariants(t *rapid.T) {
+	// One container per app, plus at most its release records (<app>.PREV while an upgrade is
+	// in flight, <app>.FAILED while it is held), which never run.
 	perApp := map[string]int{}
 	for _, name := range m.rt.Names() {
 		_, obs, _ := m.rt.Container(name)
-		perApp[obs.App()]++
+		switch name {
+		case obs.App():
+			perApp[obs.App()]++
+		case obs.App() + ".PREV", obs.App() + ".FAILED":
+			if obs.State == runtime.StateRunning {
+				t.Fatalf("release record %s runs", name)
+			}
+		default:
+			t.Fatalf("container %s of app %s", name, obs.App())
+		}
 	}
 	for app, n := range perApp {
 		if n > 1 {

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/skerry-dev/skerry/health"
@@ -31,8 +30,13 @@ var (
 	// adopt; skerry leaves it alone.
 	ErrConflict = errors.New("container conflict")
 	// ErrRolledBack: an upgrade (a changed spec) did not become ready and the app was put back
-	// on its last spec that was; the error also wraps the upgrade's failure.
-	ErrRolledBack = errors.New("upgrade rolled back")
+	// on the release it ran before; the error also wraps the upgrade's failure. It is
+	// runtime.ErrRolledBack, the one sentinel the companion manager returns too.
+	ErrRolledBack = runtime.ErrRolledBack
+	// ErrInterrupted: the operation's context ended before it was done (a daemon shutting
+	// down). What it did so far is left as it is, never rolled back or reported as success;
+	// the next operation on the app judges it afresh. The error also wraps the context's error.
+	ErrInterrupted = errors.New("interrupted")
 )
 
 // Companions is what the orchestrator needs from the companion manager: companions are brought
@@ -108,8 +112,12 @@ type appState struct {
 	// seen is the state and health last observed, read by dependants. Written by the lock
 	// holder under o.mu, like desired.
 	seen seen
-	// lastGood is the last app spec seen running and ready: the target of a rollback.
-	lastGood *App
+	// good is the last app spec seen running and ready (see release.go).
+	good *App
+	// recs are the app's release records on the host, hold its rollback (see release.go).
+	// Written by the lock holder under o.mu.
+	recs records
+	hold *hold
 }
 
 type seen struct {
@@ -169,130 +177,6 @@ func (o *Orchestrator) Apps() []string {
 	return out
 }
 
-// Register records app as desired without acting; the next pass brings it up. A daemon calls it
-// for every app at start-up, before the reconciler's first pass. It validates app first.
-func (o *Orchestrator) Register(ctx context.Context, app App) error {
-	return o.RegisterAll(ctx, app)
-}
-
-// RegisterAll registers apps as a set: dependencies may point at each other in any order. It
-// validates every app and the dependency graph (unknown dependencies, cycles) first, and
-// registers nothing when any problem is found.
-func (o *Orchestrator) RegisterAll(ctx context.Context, apps ...App) error {
-	extra := make(map[string]App, len(apps))
-	var errs []error
-	for _, a := range apps {
-		if err := a.Validate(); err != nil {
-			errs = append(errs, err)
-		}
-		if _, dup := extra[a.Name]; dup {
-			errs = append(errs, fmt.Errorf("app %q is listed twice: %w", a.Name, runtime.ErrInvalidSpec))
-		}
-		extra[a.Name] = a
-	}
-	if len(errs) == 0 {
-		o.mu.Lock()
-		for _, a := range apps {
-			if err := o.checkGraph(a, extra); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		o.mu.Unlock()
-	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	for _, a := range apps {
-		s := o.state(a.Name, true)
-		if err := s.acquire(ctx); err != nil {
-			return err
-		}
-		err := o.setDesired(s, a, extra)
-		s.release()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// setDesired records app as desired after checking its dependency graph again under the lock
-// (another registration may have raced). The caller holds s.lock.
-func (o *Orchestrator) setDesired(s *appState, app App, extra map[string]App) error {
-	if err := o.checkInputs(app); err != nil {
-		return err
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if err := o.checkGraph(app, extra); err != nil {
-		return err
-	}
-	s.app, s.spec, s.desired, s.purge = app, o.specOf(app), true, false
-	return nil
-}
-
-// Install makes app desired and brings it up now: hooks, then create or repair the container,
-// then wait until it is healthy, then its companions. It is idempotent: Install twice has the
-// effect of Install once, and an existing container in any state is repaired, not duplicated.
-// An explicit Install ignores the crash-loop backoff. A validation error returns before any side
-// effect; a failed start returns an error wrapping ErrNotReady.
-func (o *Orchestrator) Install(ctx context.Context, app App) (AppReport, error) {
-	if err := app.Validate(); err != nil {
-		return AppReport{App: app.Name, Err: err}, err
-	}
-	s := o.state(app.Name, true)
-	if err := s.acquire(ctx); err != nil {
-		return AppReport{App: app.Name, Err: err}, err
-	}
-	defer s.release()
-	if err := o.setDesired(s, app, nil); err != nil {
-		return AppReport{App: app.Name, Err: err}, err
-	}
-	return o.ensure(ctx, s, nil, true)
-}
-
-// EnsureRunning brings an installed app to Running and healthy now, as Install does.
-func (o *Orchestrator) EnsureRunning(ctx context.Context, name string) (AppReport, error) {
-	s := o.state(name, false)
-	if s == nil {
-		err := fmt.Errorf("ensure %q: %w", name, ErrUnknownApp)
-		return AppReport{App: name, Err: err}, err
-	}
-	if err := s.acquire(ctx); err != nil {
-		return AppReport{App: name, Err: err}, err
-	}
-	defer s.release()
-	if !s.desired {
-		err := fmt.Errorf("ensure %q: %w", name, ErrUnknownApp)
-		return AppReport{App: name, Err: err}, err
-	}
-	return o.ensure(ctx, s, nil, true)
-}
-
-// UninstallOptions tune Uninstall.
-type UninstallOptions struct {
-	// Purge also removes the container's named volumes. Off by default: data survives.
-	Purge bool
-}
-
-// Uninstall makes the app undesired and removes it now: companions are disabled first, then the
-// container is stopped and removed. Volumes are kept unless opts.Purge. Uninstalling an app that
-// is not there is not an error. If removal fails, the next pass retries it.
-func (o *Orchestrator) Uninstall(ctx context.Context, name string, opts UninstallOptions) (AppReport, error) {
-	var p runtime.Problems
-	runtime.ValidateName(&p, "Name", name)
-	if err := p.Err(fmt.Sprintf("app %q", name)); err != nil {
-		return AppReport{App: name, Err: err}, err
-	}
-	s := o.state(name, true)
-	if err := s.acquire(ctx); err != nil {
-		return AppReport{App: name, Err: err}, err
-	}
-	defer s.release()
-	o.publish(func() { s.desired, s.purge = false, opts.Purge })
-	return o.ensure(ctx, s, nil, true)
-}
-
 // publish runs f, which writes appState fields that other goroutines read, under o.mu.
 func (o *Orchestrator) publish(f func()) {
 	o.mu.Lock()
@@ -320,32 +204,6 @@ func (o *Orchestrator) observe(ctx context.Context, name string) (runtime.Observ
 	return obs, nil
 }
 
-// waitingFor names the first dependency of s that is not ready, "" when all are, and whether
-// that dependency asks its dependants to stop.
-func (o *Orchestrator) waitingFor(s *appState) (string, bool) {
-	if !s.desired {
-		return "", false
-	}
-	for _, d := range s.app.DependsOn {
-		dep := o.state(d.App, false)
-		if dep == nil {
-			return d.App + " (not installed)", d.StopOnFailure
-		}
-		o.mu.Lock()
-		st, h, desired := dep.seen.state, dep.seen.health, dep.desired
-		o.mu.Unlock()
-		switch {
-		case !desired:
-			return d.App + " (not installed)", d.StopOnFailure
-		case st != runtime.StateRunning:
-			return d.App + " (" + st.String() + ")", d.StopOnFailure
-		case d.Condition == Healthy && h != runtime.HealthHealthy && h != runtime.HealthNone:
-			return d.App + " (" + h.String() + ")", d.StopOnFailure
-		}
-	}
-	return "", false
-}
-
 // snapshot returns the states to reconcile, their generations and their dependencies.
 func (o *Orchestrator) snapshot() (map[string]*appState, map[string]uint64, map[string][]string) {
 	o.mu.Lock()
@@ -365,54 +223,3 @@ func (o *Orchestrator) snapshot() (map[string]*appState, map[string]uint64, map[
 	return states, gens, deps
 }
 
-// checkGraph validates app's dependencies against the registered apps plus extra (apps being
-// registered together): every dependency must be known and no cycle may form. Called with o.mu
-// held.
-func (o *Orchestrator) checkGraph(app App, extra map[string]App) error {
-	depsOf := func(name string) []Dependency {
-		if name == app.Name {
-			return app.DependsOn
-		}
-		if a, ok := extra[name]; ok {
-			return a.DependsOn
-		}
-		if s := o.apps[name]; s != nil && s.desired {
-			return s.app.DependsOn
-		}
-		return nil
-	}
-	known := func(name string) bool {
-		_, inExtra := extra[name]
-		s := o.apps[name]
-		return name == app.Name || inExtra || (s != nil && s.desired)
-	}
-	var p runtime.Problems
-	for i, d := range app.DependsOn {
-		if !known(d.App) {
-			p.Add(fmt.Sprintf("DependsOn[%d]", i), "%q is not a registered app", d.App)
-		}
-	}
-	// Depth-first search for a path from any dependency back to app.
-	var cycle []string
-	var visit func(name string, path []string, seen map[string]bool) bool
-	visit = func(name string, path []string, seen map[string]bool) bool {
-		if name == app.Name && len(path) > 0 {
-			cycle = append(path, name)
-			return true
-		}
-		if seen[name] {
-			return false
-		}
-		seen[name] = true
-		for _, d := range depsOf(name) {
-			if visit(d.App, append(path, name), seen) {
-				return true
-			}
-		}
-		return false
-	}
-	if visit(app.Name, nil, map[string]bool{}) {
-		p.Add("DependsOn", "dependency cycle: %s", strings.Join(cycle, " -> "))
-	}
-	return p.Err(fmt.Sprintf("app %q", app.Name))
-}

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -47,13 +48,16 @@ func (o *Orchestrator) currentHealth(ctx context.Context, s *appState, obs runti
 // waitReady polls until the started app is ready (its check passed, and it has been running for
 // MinUptime), it stops running, its check commits unhealthy, or its ReadyTimeout passes. Polls
 // start at 50 ms and double up to 1 s; once the check passed, the check is not run again (an exec
-// check costs the engine a process) and the next poll is when MinUptime is reached.
-func (o *Orchestrator) waitReady(ctx context.Context, s *appState) error {
-	name, check := s.spec.Name, s.app.Health.WithDefaults()
-	defer yieldSlot(ctx)() // waiting needs no worker slot
-	ctx, cancel := context.WithTimeout(ctx, s.app.readyTimeout())
+// check costs the engine a process) and the next poll is when MinUptime is reached. app is the
+// release the container runs (its check and timings). When ctx ends first, the wait is abandoned
+// with an error wrapping ErrInterrupted and the container is left as it is: a shutdown is not a
+// verdict.
+func (o *Orchestrator) waitReady(parent context.Context, s *appState, app App) error {
+	name, check := s.spec.Name, app.Health.WithDefaults()
+	defer yieldSlot(parent)() // waiting needs no worker slot
+	ctx, cancel := context.WithTimeoutCause(parent, app.readyTimeout(), errReadyTimeout)
 	defer cancel()
-	minUptime := s.app.minUptime()
+	minUptime := app.minUptime()
 	s.tracker = s.tracker.Reset()
 	runner, _ := o.rt.(runtime.HealthRunner)
 	delay := 50 * time.Millisecond
@@ -61,17 +65,23 @@ func (o *Orchestrator) waitReady(ctx context.Context, s *appState) error {
 		obs, err := o.rt.Inspect(ctx, name)
 		if err != nil {
 			if ctx.Err() != nil {
-				return o.notReadyInTime(s)
+				return o.waitEnded(parent, s, app)
 			}
 			return fmt.Errorf("%s: inspect while waiting: %w", name, err)
 		}
 		if check.Kind() == health.KindExec && s.tracker.Status != health.StatusHealthy {
-			if err := o.quietBeforeCheck(ctx, s, obs.StartedAt.Add(minUptime)); err != nil {
-				return err
+			// The start gate: an exec check waits until no start is in flight or until
+			// StartedAt + MinUptime: a check that passes before then makes the app ready no
+			// sooner, and it would slow the starts.
+			if !sleep(ctx, time.Until(obs.StartedAt.Add(minUptime)), o.starts.idle()) {
+				return o.waitEnded(parent, s, app)
 			}
 		}
 		passed, err := o.judge(ctx, s, check, runner, obs)
 		if err != nil {
+			if ctx.Err() != nil {
+				return o.waitEnded(parent, s, app)
+			}
 			return err
 		}
 		wait := delay
@@ -86,10 +96,22 @@ func (o *Orchestrator) waitReady(ctx context.Context, s *appState) error {
 			}
 		}
 		if !sleep(ctx, wait, nil) {
-			return o.notReadyInTime(s)
+			return o.waitEnded(parent, s, app)
 		}
 		delay = min(2*delay, time.Second)
 	}
+}
+
+// errReadyTimeout is the cause of a readiness wait's context when its ReadyTimeout passed.
+var errReadyTimeout = errors.New("ready timeout")
+
+// waitEnded is the error of a readiness wait whose context ended: ErrNotReady when its
+// ReadyTimeout passed, ErrInterrupted when the caller's context ended.
+func (o *Orchestrator) waitEnded(parent context.Context, s *appState, app App) error {
+	if err := parent.Err(); err != nil {
+		return fmt.Errorf("%s: readiness wait abandoned, container left as it is: %w (%w)", s.spec.Name, ErrInterrupted, err)
+	}
+	return o.notReady(s, fmt.Sprintf("not ready within %v", app.readyTimeout()))
 }
 
 // judge weighs one observation of a started app: its check passed now or earlier in this wait
@@ -125,16 +147,6 @@ func (o *Orchestrator) judge(ctx context.Context, s *appState, check health.Chec
 	return false, nil
 }
 
-// quietBeforeCheck waits, before an exec readiness check, until no start is in flight or until
-// guardEnd (the app's StartedAt + MinUptime), whichever comes first: a check that passes before
-// then makes the app ready no sooner, and it would slow the starts.
-func (o *Orchestrator) quietBeforeCheck(ctx context.Context, s *appState, guardEnd time.Time) error {
-	if !sleep(ctx, time.Until(guardEnd), o.starts.idle()) {
-		return o.notReadyInTime(s)
-	}
-	return nil
-}
-
 // sleep waits for d, or until early is closed (nil: never), and reports false when ctx ended
 // first.
 func sleep(ctx context.Context, d time.Duration, early <-chan struct{}) bool {
@@ -149,23 +161,19 @@ func sleep(ctx context.Context, d time.Duration, early <-chan struct{}) bool {
 	return true
 }
 
-// notReadyInTime is the failure of a wait that ctx (ReadyTimeout) ended.
-func (o *Orchestrator) notReadyInTime(s *appState) error {
-	return o.notReady(s, fmt.Sprintf("not ready within %v", s.app.readyTimeout()))
-}
-
 func (o *Orchestrator) notReady(s *appState, why string) error {
 	o.publish(func() { s.seen.health = runtime.HealthUnhealthy })
 	return fmt.Errorf("%s: %s: %w", s.spec.Name, why, ErrNotReady)
 }
 
-// logTail returns the last lines of name's log when the runtime can read logs.
-func (o *Orchestrator) logTail(name string) []string {
+// logTail returns the last lines of name's log when the runtime can read logs (none once ctx
+// ended: a daemon shutting down does not wait for logs).
+func (o *Orchestrator) logTail(ctx context.Context, name string) []string {
 	lr, ok := o.rt.(runtime.LogReader)
-	if !ok {
+	if !ok || ctx.Err() != nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	lines, err := lr.Logs(ctx, name, 20)
 	if err != nil {

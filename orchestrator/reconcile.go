@@ -40,8 +40,15 @@ func (o *Orchestrator) ReconcileAll(ctx context.Context) Report {
 		rep.Apps = append(rep.Apps, r)
 		mu.Unlock()
 	}
+	recs := make(map[string]*records, len(states))
+	for name := range states {
+		recs[name] = &records{known: true}
+	}
 	for name, obs := range byName {
-		if _, known := states[name]; !known {
+		if app, prev, ok := recordOf(obs); ok && recs[app] != nil {
+			recs[app].add(obs, prev)
+			delete(byName, name)
+		} else if _, known := states[name]; !known {
 			add(o.orphan(ctx, obs))
 		}
 	}
@@ -52,7 +59,7 @@ func (o *Orchestrator) ReconcileAll(ctx context.Context) Report {
 			if !ok {
 				obs = runtime.Missing(name)
 			}
-			add(o.reconcileOne(ctx, s, obs, gens[name]))
+			add(o.reconcileOne(ctx, s, obs, recs[name], gens[name]))
 		})
 	}
 	slices.SortFunc(rep.Apps, func(a, b AppReport) int { return strings.Compare(a.App, b.App) })
@@ -72,7 +79,7 @@ func (o *Orchestrator) ReconcileApp(ctx context.Context, name string) AppReport 
 		return AppReport{App: name, Err: err, Reason: "not reached"}
 	}
 	defer s.release()
-	rep, _ := o.ensure(ctx, s, nil, false)
+	rep, _ := o.ensure(ctx, s, nil, nil, false)
 	return rep
 }
 
@@ -208,9 +215,9 @@ func yieldSlot(ctx context.Context) func() {
 	return func() { _ = sl.acquire(ctx) }
 }
 
-// reconcileOne handles one app within a pass. obs comes from the pass's List call; it is
-// re-inspected when another operation acted on the app since (its generation moved).
-func (o *Orchestrator) reconcileOne(ctx context.Context, s *appState, obs runtime.Observation, gen uint64) AppReport {
+// reconcileOne handles one app within a pass. obs and recs come from the pass's List call; they
+// are observed again when another operation acted on the app since (its generation moved).
+func (o *Orchestrator) reconcileOne(ctx context.Context, s *appState, obs runtime.Observation, recs *records, gen uint64) AppReport {
 	if err := s.acquire(ctx); err != nil {
 		return AppReport{App: obs.Name, Err: err, Reason: "not reached"}
 	}
@@ -218,15 +225,16 @@ func (o *Orchestrator) reconcileOne(ctx context.Context, s *appState, obs runtim
 	o.mu.Lock()
 	moved := s.generation != gen
 	o.mu.Unlock()
-	var given *runtime.Observation
-	if !moved {
-		given = &obs
+	if moved {
+		rep, _ := o.ensure(ctx, s, nil, nil, false)
+		return rep
 	}
-	rep, _ := o.ensure(ctx, s, given, false)
+	rep, _ := o.ensure(ctx, s, &obs, recs, false)
 	return rep
 }
 
-// orphan reports (and with PruneOrphans removes) a managed container of an unknown app.
+// orphan reports (and with PruneOrphans removes) a managed container of an unknown app (its
+// release records included).
 func (o *Orchestrator) orphan(ctx context.Context, obs runtime.Observation) AppReport {
 	rep := AppReport{App: obs.Name, Observed: obs.State, Health: obs.Health, Action: ActionNone, Reason: "orphan: no app of this name is registered"}
 	if !o.opts.PruneOrphans {

@@ -23,6 +23,10 @@ type AppReport struct {
 	NotBefore time.Time
 	// Logs is the tail of the container's log when Err is set and the runtime can read logs.
 	Logs []string
+	// Rollback is set while the app is held on its last good release because its desired
+	// release did not come up (on the report of the rollback and on every later one, until the
+	// desired spec changes): what failed and what runs instead. See Orchestrator.Effective.
+	Rollback *Rollback
 	// Inputs lists the secrets and rendered files whose version changed in this pass, with
 	// the consumers (the app, its companions) brought onto them (see Inputs).
 	Inputs   []InputChange

@@ -13,46 +13,6 @@ import (
 	"github.com/skerry-dev/skerry/runtime/fake"
 )
 
-func TestFailedUpgradeRollsBack(t *testing.T) {
-	for _, how := range []string{"dies after start", "image missing"} {
-		t.Run(how, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				rt, o := setup(orchestrator.Options{})
-				ctx := context.Background()
-				v1 := newApp("lnd")
-				if _, err := o.Install(ctx, v1); err != nil {
-					t.Fatal(err)
-				}
-				rt.Container("lnd")
-				v2 := newApp("lnd")
-				v2.Container.Image = "localhost/lnd:broken"
-				if how == "dies after start" {
-					rt.AddImage(v2.Container.Image)
-					rt.SetImageBehaviour(v2.Container.Image, fake.Behaviour{DieAfter: time.Second, ExitCode: 9})
-				}
-				rep, err := o.Install(ctx, v2)
-				if !errors.Is(err, orchestrator.ErrRolledBack) {
-					t.Fatalf("err = %v, want ErrRolledBack", err)
-				}
-				if how == "dies after start" && (!errors.Is(err, orchestrator.ErrNotReady) || len(rep.Logs) == 0 || !strings.Contains(strings.Join(rep.Logs, "\n"), "exited with code 9")) {
-					t.Fatalf("the report must carry the failure and the failed container's logs: %v %q", err, rep.Logs)
-				}
-				spec, obs, _ := rt.Container("lnd")
-				if spec.Image != v1.Container.Image || obs.State != runtime.StateRunning || obs.Health != runtime.HealthHealthy {
-					t.Fatalf("after rollback: %s %v/%v", spec.Image, obs.State, obs.Health)
-				}
-				if vols := rt.Volumes(); len(vols) != 1 || vols[0] != "lnd-data" {
-					t.Fatalf("volumes %v", vols)
-				}
-				// The failed upgrade is abandoned, not retried by every pass.
-				if rep := o.ReconcileAll(ctx); rep.Acted() != 0 || !rep.Converged() {
-					t.Fatalf("pass after rollback: %v", rep)
-				}
-			})
-		})
-	}
-}
-
 func TestSuccessfulUpgradeMovesLastGood(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt, o := setup(orchestrator.Options{})

@@ -1,0 +1,124 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/skerry-dev/skerry/runtime"
+)
+
+// Register records app as desired without acting; the next pass brings it up. A daemon calls it
+// for every app at start-up, before the reconciler's first pass. It validates app first.
+func (o *Orchestrator) Register(ctx context.Context, app App) error {
+	return o.RegisterAll(ctx, app)
+}
+
+// RegisterAll registers apps as a set: dependencies may point at each other in any order. It
+// validates every app and the dependency graph (unknown dependencies, cycles) first, and
+// registers nothing when any problem is found.
+func (o *Orchestrator) RegisterAll(ctx context.Context, apps ...App) error {
+	extra := make(map[string]App, len(apps))
+	var errs []error
+	for _, a := range apps {
+		if err := a.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if _, dup := extra[a.Name]; dup {
+			errs = append(errs, fmt.Errorf("app %q is listed twice: %w", a.Name, runtime.ErrInvalidSpec))
+		}
+		extra[a.Name] = a
+	}
+	if len(errs) == 0 {
+		o.mu.Lock()
+		for _, a := range apps {
+			if err := o.checkGraph(a, extra); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		o.mu.Unlock()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, a := range apps {
+		s := o.state(a.Name, true)
+		if err := s.acquire(ctx); err != nil {
+			return err
+		}
+		err := o.setDesired(s, a, extra)
+		s.release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setDesired records app as desired after checking its dependency graph again under the lock
+// (another registration may have raced). The caller holds s.lock.
+func (o *Orchestrator) setDesired(s *appState, app App, extra map[string]App) error {
+	if err := o.checkInputs(app); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if err := o.checkGraph(app, extra); err != nil {
+		return err
+	}
+	s.app, s.spec, s.desired, s.purge = app, o.specOf(app), true, false
+	return nil
+}
+
+// checkGraph validates app's dependencies against the registered apps plus extra (apps being
+// registered together): every dependency must be known and no cycle may form. Called with o.mu
+// held.
+func (o *Orchestrator) checkGraph(app App, extra map[string]App) error {
+	depsOf := func(name string) []Dependency {
+		if name == app.Name {
+			return app.DependsOn
+		}
+		if a, ok := extra[name]; ok {
+			return a.DependsOn
+		}
+		if s := o.apps[name]; s != nil && s.desired {
+			return s.app.DependsOn
+		}
+		return nil
+	}
+	known := func(name string) bool {
+		_, inExtra := extra[name]
+		s := o.apps[name]
+		return name == app.Name || inExtra || (s != nil && s.desired)
+	}
+	var p runtime.Problems
+	for i, d := range app.DependsOn {
+		if !known(d.App) {
+			p.Add(fmt.Sprintf("DependsOn[%d]", i), "%q is not a registered app", d.App)
+		}
+	}
+	// Depth-first search for a path from any dependency back to app.
+	var cycle []string
+	var visit func(name string, path []string, seen map[string]bool) bool
+	visit = func(name string, path []string, seen map[string]bool) bool {
+		if name == app.Name && len(path) > 0 {
+			cycle = append(path, name)
+			return true
+		}
+		if seen[name] {
+			return false
+		}
+		seen[name] = true
+		for _, d := range depsOf(name) {
+			if visit(d.App, append(path, name), seen) {
+				return true
+			}
+		}
+		return false
+	}
+	if visit(app.Name, nil, map[string]bool{}) {
+		p.Add("DependsOn", "dependency cycle: %s", strings.Join(cycle, " -> "))
+	}
+	return p.Err(fmt.Sprintf("app %q", app.Name))
+}

@@ -1,0 +1,378 @@
+package orchestrator
+
+// Releases: how an app moves from one release (container spec) to the next without removing a
+// working container before its replacement is ready, and how the outcome survives a restart of
+// the daemon.
+//
+// An upgrade is the recreate of a managed container that runs and is ready (healthy, or
+// without a check) because the desired spec changed. On a runtime.Renamer it goes:
+//
+//  1. the new image is made present (pulled when missing). When it cannot be had, nothing is
+//     touched: the old container keeps running and the error wraps runtime.ErrImageNotFound;
+//  2. the old container is renamed <app>.PREV and stopped: from here on the host holds the old
+//     release exactly (environment and secrets included), whatever happens to the daemon;
+//  3. the new container is created, started and waited for (ReadyTimeout);
+//  4. ready: <app>.PREV is removed (the commit). Not ready: the failed container is stopped and
+//     renamed <app>.FAILED, and <app>.PREV is renamed back and started (the rollback); the
+//     error wraps ErrRolledBack (runtime.ErrRolledBack).
+//
+// <app>.FAILED is the durable record of the failure: its labels carry the failed spec's hash
+// and image (never more than any container of the app carries), and its log stays readable
+// (podman logs <app>.FAILED). While the desired spec's hash is the one it carries, the app is
+// held on the release it runs: no pass tries the failed release again, every report carries
+// AppReport.Rollback, and Effective names the spec the app runs on. A changed desired spec
+// releases the hold and removes the record, as does an explicit Install (which, as for the
+// crash-loop backoff, means "try now"). A daemon restarted with the failed spec still in its
+// config finds the record and holds the app the same way.
+//
+// A daemon stopped between steps 2 and 4 leaves <app>.PREV behind; the next operation on the
+// app finishes the upgrade: with the new container there it gives the verdict step 4 would have
+// given (a context that ends during a readiness wait leaves things so on purpose: a shutdown is
+// never taken for a failure), without it it restores <app>.PREV and the upgrade starts over.
+// The records' names have upper-case letters, which app names cannot have, so they never clash
+// with an app's container. Uninstall removes them.
+//
+// On a runtime that is not a runtime.Renamer an upgrade is steps 1 and 3 only: the old
+// container is removed after the image check, and a failed upgrade is not rolled back.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/skerry-dev/skerry/runtime"
+)
+
+// The suffixes of an app's release records.
+const (
+	prevSuffix   = ".PREV"
+	failedSuffix = ".FAILED"
+)
+
+// records are an app's release records as last observed. known is false until a List call
+// showed them (every pass's does) or the app was looked up.
+type records struct {
+	known  bool
+	prev   *runtime.Observation
+	failed *runtime.Observation
+}
+
+// recordOf reports whether obs is a release record, whose app, and which.
+func recordOf(obs runtime.Observation) (app string, prev, ok bool) {
+	app = obs.App()
+	switch {
+	case app == "":
+		return "", false, false
+	case obs.Name == app+prevSuffix:
+		return app, true, true
+	case obs.Name == app+failedSuffix:
+		return app, false, true
+	}
+	return "", false, false
+}
+
+// add records obs, a record of the app.
+func (r *records) add(obs runtime.Observation, prev bool) {
+	if prev {
+		r.prev = &obs
+	} else {
+		r.failed = &obs
+	}
+}
+
+// Rollback says that an app runs its last good release because its desired release did not
+// come up. It lasts until the desired spec changes or an explicit Install tries the release
+// again, across restarts of the daemon (see the records above).
+type Rollback struct {
+	// FailedImage and FailedHash name the release that did not come up (the desired spec's
+	// image and runtime.SpecHash).
+	FailedImage, FailedHash string
+	// Image and Hash name the release the app runs instead.
+	Image, Hash string
+}
+
+func (r Rollback) String() string {
+	return fmt.Sprintf("rolled back from %s (spec %s), held on %s until the desired spec changes", r.FailedImage, r.FailedHash, r.Image)
+}
+
+// hold is an app's rollback with the App of the release it is held on, when known: this
+// process proved it, or it is the desired App with the running image (verified by its hash).
+type hold struct {
+	Rollback
+	good *App
+}
+
+// Held reports whether the app is held on its last good release after a failed upgrade, and
+// which releases.
+func (o *Orchestrator) Held(name string) (Rollback, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s := o.apps[name]
+	if s == nil || s.hold == nil {
+		return Rollback{}, false
+	}
+	return s.hold.Rollback, true
+}
+
+// Effective returns the spec the orchestrator keeps the app on: the desired App, or while the
+// app is held (see Held) the App of the release it runs. ok is false when the app is not
+// registered, or when it is held on a release whose App this process does not know (a daemon
+// restarted after a rollback whose release differs from the desired one in more than its
+// image); Held names that release's image then.
+func (o *Orchestrator) Effective(name string) (app App, ok bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s := o.apps[name]
+	switch {
+	case s == nil || !s.desired:
+		return App{}, false
+	case s.hold == nil:
+		return s.app, true
+	case s.hold.good != nil:
+		return *s.hold.good, true
+	}
+	return App{}, false
+}
+
+// lookRecords lists the app's records. The caller holds s.lock.
+func (o *Orchestrator) lookRecords(ctx context.Context, s *appState) error {
+	list, err := o.rt.List(ctx, runtime.ListOptions{Labels: map[string]string{runtime.LabelManaged: "true", runtime.LabelApp: s.spec.Name}})
+	if err != nil {
+		return fmt.Errorf("list the release records of %s: %w", s.spec.Name, err)
+	}
+	recs := records{known: true}
+	for _, obs := range list {
+		if app, prev, ok := recordOf(obs); ok && app == s.spec.Name {
+			recs.add(obs, prev)
+		}
+	}
+	o.publish(func() { s.recs = recs })
+	return nil
+}
+
+// settleHold decides whether the app is held, from its records and the observation of its
+// container, and removes a FAILED record that no longer holds anything. The caller holds s.lock.
+func (o *Orchestrator) settleHold(ctx context.Context, s *appState, obs runtime.Observation, explicit bool) {
+	want := s.spec.Labels[runtime.LabelSpecHash]
+	missing := obs.State == runtime.StateMissing
+	other := !missing && obs.Managed() && obs.SpecHash() != want
+	wedged := obs.State != runtime.StateRunning && obs.State != runtime.StateStopped && obs.State != runtime.StateExited
+	var h *hold
+	switch {
+	case !s.desired || explicit:
+	case s.hold != nil && s.hold.FailedHash == want && (obs.SpecHash() == s.hold.Hash || missing):
+		h = s.hold
+	case s.recs.failed != nil && s.recs.failed.SpecHash() == want && other:
+		h = &hold{Rollback: Rollback{FailedImage: s.recs.failed.Image, FailedHash: want, Image: obs.Image, Hash: obs.SpecHash()}}
+		h.good = o.goodFor(s, obs)
+	}
+	if h != nil && h.good == nil && wedged {
+		// Held on a container that is gone or must be recreated, from a spec this process does
+		// not know: there is nothing left to hold on.
+		h = nil
+	}
+	if h == nil && s.hold != nil {
+		o.log.Info("hold released", "app", s.spec.Name, "failed", s.hold.FailedImage)
+	}
+	o.publish(func() { s.hold = h })
+	if h == nil && s.desired && s.recs.failed != nil {
+		o.removeRecord(ctx, s, false)
+	}
+}
+
+// goodFor returns the App of the release obs runs, when known: the last App proven in this
+// process, or the desired App with obs's image if that gives obs's spec hash.
+func (o *Orchestrator) goodFor(s *appState, obs runtime.Observation) *App {
+	if s.good != nil && o.specOf(*s.good).Labels[runtime.LabelSpecHash] == obs.SpecHash() {
+		good := *s.good
+		return &good
+	}
+	guess := s.app
+	guess.Container.Image = obs.Image
+	if o.specOf(guess).Labels[runtime.LabelSpecHash] == obs.SpecHash() {
+		return &guess
+	}
+	return nil
+}
+
+// removeRecord removes the app's PREV (prev) or FAILED record. A failure is logged: the record
+// stays known and the next operation tries again.
+func (o *Orchestrator) removeRecord(ctx context.Context, s *appState, prev bool) error {
+	name := s.spec.Name + failedSuffix
+	if prev {
+		name = s.spec.Name + prevSuffix
+	}
+	err := o.rt.Remove(ctx, name, runtime.RemoveOptions{Force: true})
+	if err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		o.log.Warn("could not remove a release record", "app", s.spec.Name, "record", name, "err", err)
+		return wrap("remove", name, err)
+	}
+	o.publish(func() {
+		if prev {
+			s.recs.prev = nil
+		} else {
+			s.recs.failed = nil
+		}
+	})
+	return nil
+}
+
+// working reports whether obs shows a container that runs and is ready: one an upgrade keeps.
+func working(obs runtime.Observation, h runtime.Health) bool {
+	return obs.State == runtime.StateRunning && (h == runtime.HealthHealthy || h == runtime.HealthNone)
+}
+
+// upgrade moves a working container (old) to the desired spec, steps 1 to 4 above. The caller
+// holds s.lock.
+func (o *Orchestrator) upgrade(ctx context.Context, s *appState, ren runtime.Renamer, old runtime.Observation, rep *AppReport) error {
+	name := s.spec.Name
+	if err := o.ensureImage(ctx, s.app, s.spec); err != nil {
+		rep.Reason = fmt.Sprintf("upgrade to %s not started: its image is not available; %s keeps running", s.spec.Image, old.Image)
+		return fmt.Errorf("%w; %s keeps running", err, old.Image)
+	}
+	if err := ren.Rename(ctx, name, name+prevSuffix); err != nil {
+		return wrap("keep the previous release of", name, err)
+	}
+	kept := old
+	kept.Name = name + prevSuffix
+	o.publish(func() { s.recs.prev = &kept })
+	if err := o.rt.Stop(ctx, kept.Name, s.spec.StopTimeout); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		return wrap("stop", kept.Name, err) // PREV still runs: the next operation restores it
+	}
+	err := o.starting(func() error { return o.createAndStart(ctx, s, s.app) })
+	if err == nil {
+		err = o.waitReady(ctx, s, s.app)
+	}
+	return o.verdict(ctx, s, ren, err, rep)
+}
+
+// finishUpgrade completes an upgrade that a previous operation (or daemon) left with its PREV
+// record: the verdict on the new container when it is there, else the PREV release restored.
+// It returns the app's container as it is afterwards.
+func (o *Orchestrator) finishUpgrade(ctx context.Context, s *appState, ren runtime.Renamer, obs runtime.Observation, rep *AppReport) (runtime.Observation, error) {
+	name := s.spec.Name
+	var err error
+	if obs.State == runtime.StateMissing {
+		rep.Action, rep.Reason = ActionStart, "restoring the previous release an interrupted upgrade left"
+		err = o.restorePrev(ctx, s, ren)
+	} else {
+		rep.Action, rep.Reason = ActionWait, "judging the release an interrupted upgrade started"
+		err = o.verdict(ctx, s, ren, o.waitReady(ctx, s, s.app), rep)
+	}
+	o.publish(func() { s.generation++ })
+	if err != nil {
+		return obs, err
+	}
+	return o.observe(ctx, name)
+}
+
+// verdict ends an upgrade whose new container's readiness wait returned err: commit, leave it
+// (the context ended: the next operation judges again), or roll back.
+func (o *Orchestrator) verdict(ctx context.Context, s *appState, ren runtime.Renamer, err error, rep *AppReport) error {
+	if err == nil {
+		if rerr := o.removeRecord(ctx, s, true); rerr != nil {
+			return nil // ready; the next operation finds PREV, judges the app ready again and retries
+		}
+		if s.recs.failed != nil {
+			o.removeRecord(ctx, s, false)
+		}
+		return nil
+	}
+	if ctx.Err() != nil {
+		return err
+	}
+	return o.rollback(ctx, s, ren, err, rep)
+}
+
+// rollback keeps the failed release as the FAILED record, puts PREV back and holds the app on
+// it. The caller holds s.lock.
+func (o *Orchestrator) rollback(ctx context.Context, s *appState, ren runtime.Renamer, cause error, rep *AppReport) error {
+	name := s.spec.Name
+	rep.Logs = o.logTail(ctx, name)
+	failed, err := o.observe(ctx, name)
+	if err != nil {
+		return fmt.Errorf("%s: upgrade failed (%w), and so did the rollback: %w", name, cause, err)
+	}
+	if failed.State == runtime.StateMissing { // it was never created: no record to keep
+		failed.Image, failed.Labels = s.spec.Image, s.spec.Labels
+	}
+	good := *s.recs.prev
+	o.log.Warn("upgrade failed; rolling back", "app", name, "from", failed.Image, "to", good.Image, "err", cause)
+	rep.Reason = fmt.Sprintf("upgrade to %s failed, rolled back to %s", failed.Image, good.Image)
+	if err := o.keepFailed(ctx, s, ren, failed); err != nil {
+		return fmt.Errorf("%s: upgrade to %s failed (%w), and so did the rollback to %s: %w", name, failed.Image, cause, good.Image, err)
+	}
+	if err := o.restorePrev(ctx, s, ren); err != nil {
+		return fmt.Errorf("%s: upgrade to %s failed (%w), and so did the rollback to %s: %w", name, failed.Image, cause, good.Image, err)
+	}
+	good.Name = name
+	h := &hold{Rollback: Rollback{FailedImage: failed.Image, FailedHash: failed.SpecHash(), Image: good.Image, Hash: good.SpecHash()}}
+	h.good = o.goodFor(s, good)
+	o.publish(func() { s.hold = h })
+	return fmt.Errorf("%s: upgrade to %s failed (%w); back on %s: %w", name, failed.Image, cause, good.Image, ErrRolledBack)
+}
+
+// keepFailed stops the failed release's container and renames it to the FAILED record (an
+// older record goes first).
+func (o *Orchestrator) keepFailed(ctx context.Context, s *appState, ren runtime.Renamer, failed runtime.Observation) error {
+	name := s.spec.Name
+	if failed.State == runtime.StateMissing {
+		return nil
+	}
+	if err := o.rt.Stop(ctx, name, s.spec.StopTimeout); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		o.log.Warn("stop of the failed release failed; removing it by force", "app", name, "err", err)
+		return wrap("remove", name, o.rt.Remove(ctx, name, runtime.RemoveOptions{Force: true}))
+	}
+	if s.recs.failed != nil {
+		if err := o.removeRecord(ctx, s, false); err != nil {
+			return err
+		}
+	}
+	if err := ren.Rename(ctx, name, name+failedSuffix); err != nil {
+		return wrap("keep the failed release of", name, err)
+	}
+	failed.Name = name + failedSuffix
+	o.publish(func() { s.recs.failed = &failed })
+	return nil
+}
+
+// restorePrev renames PREV back to the app's name, starts it and waits for it, with the App it
+// was created from when known (its health check, ReadyTimeout), else the desired App's.
+func (o *Orchestrator) restorePrev(ctx context.Context, s *appState, ren runtime.Renamer) error {
+	name := s.spec.Name
+	prev := *s.recs.prev
+	if err := ren.Rename(ctx, prev.Name, name); err != nil {
+		return wrap("restore the previous release of", name, err)
+	}
+	o.publish(func() { s.recs.prev = nil })
+	if err := o.starting(func() error { return wrap("start", name, o.rt.Start(ctx, name)) }); err != nil {
+		return err
+	}
+	prev.Name = name
+	target := s.app
+	if good := o.goodFor(s, prev); good != nil {
+		target = *good
+	}
+	s.tracker = s.tracker.Reset()
+	return o.waitReady(ctx, s, target)
+}
+
+// ensureImage makes spec's image present: pulled when missing. Its error wraps
+// runtime.ErrImageNotFound when the image cannot be had.
+func (o *Orchestrator) ensureImage(ctx context.Context, app App, spec runtime.ContainerSpec) error {
+	ok, err := o.rt.ImageExists(ctx, spec.Image)
+	if err != nil {
+		return fmt.Errorf("%s: look for image %s: %w", app.Name, spec.Image, err)
+	}
+	if ok {
+		return nil
+	}
+	o.log.Info("pulling missing image", "app", app.Name, "image", spec.Image)
+	if err := o.rt.Pull(ctx, spec.Image, runtime.PullOptions{Insecure: app.InsecurePull}); err != nil {
+		if errors.Is(err, runtime.ErrImageNotFound) {
+			return fmt.Errorf("%s: image %s is not present and cannot be pulled: %w", app.Name, spec.Image, err)
+		}
+		return fmt.Errorf("%s: image %s is not present and cannot be pulled: %w: %w", app.Name, spec.Image, runtime.ErrImageNotFound, err)
+	}
+	return nil
+}
