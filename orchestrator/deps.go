@@ -34,7 +34,6 @@ func (o *Orchestrator) waitingFor(s *appState) (string, bool) {
 	return "", false
 }
 
-
 // waitingForFresh is waitingFor from a fresh observation of every dependency, for an explicit
 // Install or EnsureRunning: a dependency killed since the last pass must not be taken as ready.
 // Health is the engine's for exec checks and one probe for HTTP and TCP checks.

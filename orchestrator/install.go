@@ -68,4 +68,3 @@ func (o *Orchestrator) Uninstall(ctx context.Context, name string, opts Uninstal
 	o.publish(func() { s.desired, s.purge = false, opts.Purge })
 	return o.ensure(ctx, s, nil, nil, true)
 }
-

@@ -222,4 +222,3 @@ func (o *Orchestrator) snapshot() (map[string]*appState, map[string]uint64, map[
 	}
 	return states, gens, deps
 }
-
