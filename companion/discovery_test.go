@@ -254,3 +254,24 @@ func TestStrayTemporaryFilesAreRemoved(t *testing.T) {
 		t.Fatalf("files (-want +got):\n%s", diff)
 	}
 }
+
+func TestRestartSidecarOfAStoppedUnitIsClearedByItsStart(t *testing.T) {
+	e := setup(t, companion.Options{})
+	installed(t, e, "lnd", uiSpec("lnd-ui"))
+	// A daemon died between its restart sidecar and the restart; the unit was stopped since.
+	os.WriteFile(filepath.Join(e.dir, "lnd-ui.container.skerry-restart"), []byte("# skerry: companion-of=lnd\n"), 0o644)
+	e.units.StopExternally("lnd-ui.service")
+	reps := briefs(e.restart(t, companion.Options{}).Reconcile(context.Background()))
+	if diff := cmp.Diff([]brief{{"lnd", "lnd-ui.service", companion.ActionNone, companion.StatusOrphan, false}}, reps); diff != "" {
+		t.Fatalf("unregistered (-want +got):\n%s", diff)
+	}
+	m := e.restart(t, companion.Options{})
+	m.Register("lnd", uiSpec("lnd-ui"))
+	reps = briefs(m.Reconcile(context.Background()))
+	if diff := cmp.Diff([]brief{{"lnd", "lnd-ui.service", companion.ActionStarted, companion.StatusActive, false}}, reps); diff != "" {
+		t.Fatalf("reports (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"lnd-ui.container"}, files(t, e.dir)); diff != "" {
+		t.Fatalf("files (-want +got):\n%s", diff)
+	}
+}

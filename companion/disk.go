@@ -59,8 +59,8 @@ type onDisk struct {
 	// tombOwner is the app named by the tombstone's marker; "" when there is no tombstone of
 	// skerry's.
 	tombOwner string
-	// restart: a restart sidecar of skerry's exists.
-	restart bool
+	// restartOwner is the app named by the restart sidecar's marker; "" when there is none.
+	restartOwner string
 	err     error
 }
 
@@ -106,7 +106,7 @@ func (m *Manager) scan() (map[string]onDisk, error) {
 		case kind == tombSuffix:
 			d.tombOwner, _ = ownerOf(data)
 		case kind == restartSuffix:
-			_, d.restart = ownerOf(data)
+			d.restartOwner, _ = ownerOf(data)
 		}
 		out[name] = d
 	}

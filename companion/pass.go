@@ -2,6 +2,7 @@ package companion
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,11 +47,8 @@ func (m *Manager) collect(in func(name, app string) bool, extra map[string]strin
 		it := item{name: name, disk: d}
 		if r, ok := want[name]; ok {
 			it.want, it.app = &r, r.app
-		} else if it.app = d.owner; it.app == "" {
-			it.app = d.tombOwner
-		}
-		if it.app == "" {
-			it.app = extra[name]
+		} else {
+			it.app = cmp.Or(d.owner, d.tombOwner, d.restartOwner, extra[name])
 		}
 		if it.app == "" || !in(name, it.app) {
 			continue // a file skerry did not write, and nobody registered its name
@@ -168,8 +166,8 @@ func (m *Manager) apply(ctx context.Context, items []item) ([]UnitReport, bool) 
 func (m *Manager) writeKept(s *step) error {
 	running := s.st.Active()
 	differs := !bytes.Equal(s.disk.data, s.want.data)
-	s.restart = running && (s.disk.restart || s.st.NeedDaemonReload || differs && s.disk.data != nil)
-	if s.restart && !s.disk.restart {
+	s.restart = running && (s.disk.restartOwner != "" || s.st.NeedDaemonReload || differs && s.disk.data != nil)
+	if s.restart && s.disk.restartOwner == "" {
 		if _, err := quadlet.WriteIfChanged(m.restartPath(s.name), []byte(marker(s.app)), 0o644); err != nil {
 			return fmt.Errorf("companion %s: %w", s.name, err)
 		}
@@ -210,11 +208,6 @@ func (m *Manager) run(ctx context.Context, s *step) {
 		s.rep.Action = ActionNone
 	case s.restart:
 		s.rep.Action, s.rep.Err = ActionRestarted, m.units.Restart(ctx, name)
-		if s.rep.Err == nil {
-			if _, err := quadlet.Remove(m.restartPath(s.name)); err != nil {
-				s.rep.Err = fmt.Errorf("companion %s: %w", s.name, err)
-			}
-		}
 	case !s.st.Active():
 		if s.st.ActiveState == "failed" {
 			if err := m.units.ResetFailed(ctx, name); err != nil {
@@ -227,6 +220,12 @@ func (m *Manager) run(ctx context.Context, s *step) {
 	}
 	if s.rep.Err != nil && s.rep.Action != ActionNone {
 		s.rep.Err = fmt.Errorf("companion %s: %s: %w", s.name, s.rep.Action, s.rep.Err)
+	}
+	// Started or restarted, the unit runs its current file: a restart sidecar has done its job.
+	if s.rep.Err == nil && s.rep.Action != ActionNone && (s.restart || s.disk.restartOwner != "") {
+		if _, err := quadlet.Remove(m.restartPath(s.name)); err != nil {
+			s.rep.Err = fmt.Errorf("companion %s: %w", s.name, err)
+		}
 	}
 }
 
