@@ -61,7 +61,7 @@ type onDisk struct {
 	tombOwner string
 	// restartOwner is the app named by the restart sidecar's marker; "" when there is none.
 	restartOwner string
-	err     error
+	err          error
 }
 
 func (d onDisk) marked() bool { return d.owner != "" }
