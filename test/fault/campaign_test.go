@@ -104,7 +104,7 @@ func (c *campaign) recover(fault string) {
 		c.uninstall(fault)
 		return
 	}
-	d, ok := c.converge(fault, c.config(), 90*time.Second)
+	d, ok := c.converge(fault, c.config(), 60*time.Second)
 	c.stop(fault, d)
 	if ok {
 		c.converged++
@@ -141,7 +141,7 @@ func (c *campaign) uninstall(fault string) {
 // the campaign cannot go on.
 func (c *campaign) heal(fault string) {
 	c.rel++
-	d, ok := c.converge(fault+" (heal)", c.config(), 90*time.Second)
+	d, ok := c.converge(fault+" (heal)", c.config(), 60*time.Second)
 	c.stop(fault+" (heal)", d)
 	if !ok {
 		c.t.Fatalf("[seed %d] after %s the node could not be healed", c.seed, fault)
@@ -180,11 +180,20 @@ func (c *campaign) nextFault(what string) string {
 	return fault
 }
 
-// bringUp installs the node from nothing (not a fault) and writes the volume markers once.
+// bringUp installs the node from nothing (not a fault) and writes the volume markers once. On a
+// fresh node the Quadlet unit directory does not exist yet: the daemon must create it.
 func (c *campaign) bringUp() {
 	c.installed = true
-	d, ok := c.converge("bring-up", c.config(), 90*time.Second)
+	_, err := os.Stat(unitDir())
+	fresh := os.IsNotExist(err)
+	d, ok := c.converge("bring-up", c.config(), 45*time.Second)
 	c.stop("bring-up", d)
+	if _, err := os.Stat(unitDir()); !ok && fresh && os.IsNotExist(err) {
+		c.violate("bring-up", "on a fresh node (no "+unitDir()+"), the companion never comes up: the unit directory is not created")
+		os.MkdirAll(unitDir(), 0o755)
+		d, ok = c.converge("bring-up (unit directory created by the test)", c.config(), 45*time.Second)
+		c.stop("bring-up", d)
+	}
 	if !ok {
 		c.t.Fatalf("[seed %d] the node does not come up", c.seed)
 	}
@@ -192,18 +201,18 @@ func (c *campaign) bringUp() {
 	c.check("bring-up")
 }
 
-// killPhases are the phases a SIGKILL lands in, in cycle order: each leaves the node in the
-// state the next one starts from. max is the longest a phase runs before its first converged
+// killPhases are the phases a SIGKILL lands in, in cycle order (from an installed node): each
+// leaves the node in the state the next one starts from. max is the longest a phase runs before its first converged
 // pass, so that kills spread over all of it.
 var killPhases = []struct {
 	name string
 	max  time.Duration
 }{
-	{"bring-up", 12 * time.Second},
 	{"rotation", 8 * time.Second},
 	{"upgrade", 12 * time.Second},
 	{"rollback", 16 * time.Second},
 	{"uninstall", 4 * time.Second},
+	{"bring-up", 12 * time.Second},
 }
 
 // sigkill runs one phase's daemon, SIGKILLs it after a random delay, checks what the kill left
@@ -266,6 +275,7 @@ func TestFaultCampaign(t *testing.T) {
 	}
 	n := envInt("SKERRY_FAULT_N", 20)
 	specials := c.specials()
+	c.bringUp()
 	kills := 0
 	for ; kills < n && time.Since(start) < budget; kills++ {
 		p := killPhases[kills%len(killPhases)]

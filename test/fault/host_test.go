@@ -277,4 +277,5 @@ func wipe() {
 		sh("podman", "volume", "rm", "-f", volumeOf(app))
 	}
 	os.RemoveAll(stateDir())
+	os.Remove(unitDir()) // when empty: back to a fresh node's state
 }
