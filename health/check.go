@@ -38,7 +38,7 @@ type Check struct {
 
 	// Interval between probes (default DefaultInterval).
 	Interval time.Duration
-	// Timeout of one probe (default DefaultTimeout).
+	// Timeout of one probe (default DefaultTimeout, or Interval when that is shorter).
 	Timeout time.Duration
 	// StartPeriod after a start during which failures do not count (default 0).
 	StartPeriod time.Duration
@@ -83,13 +83,15 @@ func (c Check) Kind() Kind {
 	return KindNone
 }
 
-// WithDefaults returns c with zero timings and thresholds replaced by the defaults.
+// WithDefaults returns c with zero timings and thresholds replaced by the defaults. An unset
+// Timeout is DefaultTimeout or the Interval, whichever is shorter: a check of a 1 s interval
+// gets a 1 s timeout.
 func (c Check) WithDefaults() Check {
 	if c.Interval == 0 {
 		c.Interval = DefaultInterval
 	}
 	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
+		c.Timeout = min(DefaultTimeout, c.Interval)
 	}
 	if c.FailureThreshold == 0 {
 		c.FailureThreshold = DefaultFailureThreshold
@@ -144,7 +146,7 @@ func (c Check) ValidateInto(p *runtime.Problems, prefix string) {
 	runtime.ValidateDuration(p, prefix+"Health.StartPeriod", c.StartPeriod, 0, 24*time.Hour)
 	d := c.WithDefaults()
 	if d.Timeout > d.Interval {
-		p.Add(prefix+"Health.Timeout", "%v is longer than the interval %v", d.Timeout, d.Interval)
+		p.Add(prefix+"Health.Timeout", "%v is longer than the interval %v", d.Timeout, effective(c.Interval, d.Interval))
 	}
 	if c.FailureThreshold < 0 || c.FailureThreshold > 100 {
 		p.Add(prefix+"Health.FailureThreshold", "%d is outside 0..100", c.FailureThreshold)
@@ -161,4 +163,13 @@ func hasNewlineOrNUL(s string) bool {
 		}
 	}
 	return false
+}
+
+// effective names a setting's effective value for a message: "10s", or "10s (the default)"
+// when set was zero and the default was used.
+func effective(set, value time.Duration) string {
+	if set == 0 {
+		return value.String() + " (the default)"
+	}
+	return value.String()
 }

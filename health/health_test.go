@@ -170,3 +170,30 @@ func TestProberFor(t *testing.T) {
 		t.Fatal("http")
 	}
 }
+
+// TestValidationNamesEffectiveValues: a check is judged on its effective (defaulted) values,
+// and a message names a default the user did not set as such.
+func TestValidationNamesEffectiveValues(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		c    health.Check
+		want string // "" = accepted
+	}{
+		{"short interval, default timeout", health.Check{Exec: []string{"true"}, Interval: 50 * time.Millisecond}, ""},
+		{"long timeout, default interval", health.Check{Exec: []string{"true"}, Timeout: 15 * time.Second}, "Health.Timeout: 15s is longer than the interval 10s (the default)"},
+		{"both set", health.Check{Exec: []string{"true"}, Interval: time.Second, Timeout: 2 * time.Second}, "Health.Timeout: 2s is longer than the interval 1s"},
+	} {
+		var p runtime.Problems
+		tc.c.ValidateInto(&p, "")
+		got := ""
+		if len(p) > 0 {
+			got = p[0].Error()
+		}
+		if got != tc.want || len(p) > 1 {
+			t.Errorf("%s: %v, want %q", tc.name, p, tc.want)
+		}
+	}
+	if d := (health.Check{Exec: []string{"true"}, Interval: 50 * time.Millisecond}).WithDefaults(); d.Timeout != 50*time.Millisecond {
+		t.Errorf("default timeout of a 50ms interval: %v", d.Timeout)
+	}
+}

@@ -218,3 +218,17 @@ func diffInputs(before, now map[string]runtime.Inputs) []InputChange {
 	}
 	return out
 }
+
+// inputsOnly reports whether obs differs from s's desired spec in its inputs alone (a secret
+// rotated, a rendered file changed): such a recreate is not an upgrade to roll back, since the
+// old inputs are gone (podman keeps only a secret's current value), but drift to retry at every
+// pass until the app runs on them.
+func (o *Orchestrator) inputsOnly(s *appState, obs runtime.Observation) bool {
+	have := obs.Labels[runtime.LabelInputs]
+	if have == s.app.inputs {
+		return false
+	}
+	base := s.app
+	base.inputs = ""
+	return runtime.WithInputs(o.specOf(base).Labels[runtime.LabelSpecHash], have) == obs.SpecHash()
+}

@@ -1,9 +1,12 @@
 package orchestrator
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/skerry-dev/skerry/runtime"
@@ -16,8 +19,9 @@ func (o *Orchestrator) Register(ctx context.Context, app App) error {
 }
 
 // RegisterAll registers apps as a set: dependencies may point at each other in any order. It
-// validates every app and the dependency graph (unknown dependencies, cycles) first, and
-// registers nothing when any problem is found.
+// validates every app, the dependency graph (unknown dependencies, cycles) and the host ports
+// (two apps may not publish the same one) first, and registers nothing when any problem is
+// found.
 func (o *Orchestrator) RegisterAll(ctx context.Context, apps ...App) error {
 	extra := make(map[string]App, len(apps))
 	var errs []error
@@ -34,6 +38,9 @@ func (o *Orchestrator) RegisterAll(ctx context.Context, apps ...App) error {
 		o.mu.Lock()
 		for _, a := range apps {
 			if err := o.checkGraph(a, extra); err != nil {
+				errs = append(errs, err)
+			}
+			if err := o.checkPorts(a, extra); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -65,6 +72,9 @@ func (o *Orchestrator) setDesired(s *appState, app App, extra map[string]App) er
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if err := o.checkGraph(app, extra); err != nil {
+		return err
+	}
+	if err := o.checkPorts(app, extra); err != nil {
 		return err
 	}
 	s.app, s.spec, s.desired, s.purge = app, o.specOf(app), true, false
@@ -121,4 +131,89 @@ func (o *Orchestrator) checkGraph(app App, extra map[string]App) error {
 		p.Add("DependsOn", "dependency cycle: %s", strings.Join(cycle, " -> "))
 	}
 	return p.Err(fmt.Sprintf("app %q", app.Name))
+}
+
+// checkPorts refuses app when it publishes a host port that another desired app publishes too
+// (registered, or in extra, which replaces registered apps of the same name): the same port and
+// protocol on the same host IP, or on any IP when either binds all ("" or 0.0.0.0 / ::).
+// Host-networked apps publish nothing. A clash within extra is reported once, on the app whose
+// name sorts first. Called with o.mu held.
+func (o *Orchestrator) checkPorts(app App, extra map[string]App) error {
+	if app.Container.Network.Mode == runtime.NetworkHost || len(app.Container.Ports) == 0 {
+		return nil
+	}
+	others := map[string]App{}
+	for name, s := range o.apps {
+		if s.desired && name != app.Name {
+			others[name] = s.app
+		}
+	}
+	for name, a := range extra {
+		if name == app.Name {
+			continue
+		}
+		if name < app.Name {
+			delete(others, name) // reported on that app
+			continue
+		}
+		others[name] = a
+	}
+	var p runtime.Problems
+	for i, mine := range app.Container.Ports {
+		for _, name := range slices.Sorted(maps.Keys(others)) {
+			other := others[name]
+			if other.Container.Network.Mode == runtime.NetworkHost {
+				continue
+			}
+			for _, theirs := range other.Container.Ports {
+				if portsClash(mine, theirs) {
+					p.Add(fmt.Sprintf("Container.Ports[%d]", i), "host port %s is also published by app %q", portString(mine), name)
+				}
+			}
+		}
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	return &PortClashError{ValidationError: runtime.ValidationError{Subject: fmt.Sprintf("app %q", app.Name), Problems: p}}
+}
+
+// PortClashError is the validation error of an app that publishes a host port another app
+// publishes: errors.Is(err, runtime.ErrInvalidSpec) and errors.Is(err, ErrPortClash) hold.
+type PortClashError struct {
+	runtime.ValidationError
+}
+
+// ErrPortClash: two apps publish the same host port.
+var ErrPortClash = errors.New("host port published twice")
+
+// Is makes errors.Is(err, ErrPortClash) and errors.Is(err, runtime.ErrInvalidSpec) true.
+func (e *PortClashError) Is(target error) bool {
+	return target == ErrPortClash || target == runtime.ErrInvalidSpec
+}
+
+func portsClash(a, b runtime.Port) bool {
+	if cmp.Or(a.Protocol, "tcp") != cmp.Or(b.Protocol, "tcp") {
+		return false
+	}
+	if !anyIP(a.HostIP) && !anyIP(b.HostIP) && a.HostIP != b.HostIP {
+		return false
+	}
+	aEnd := int(a.HostPort) + int(max(a.Count, 1)) - 1
+	bEnd := int(b.HostPort) + int(max(b.Count, 1)) - 1
+	return int(a.HostPort) <= bEnd && int(b.HostPort) <= aEnd
+}
+
+func anyIP(ip string) bool { return ip == "" || ip == "0.0.0.0" || ip == "::" }
+
+func portString(p runtime.Port) string {
+	s := fmt.Sprint(p.HostPort)
+	if p.Count > 1 {
+		s += fmt.Sprintf("-%d", int(p.HostPort)+int(p.Count)-1)
+	}
+	s += "/" + cmp.Or(p.Protocol, "tcp")
+	if p.HostIP != "" {
+		s = p.HostIP + ":" + s
+	}
+	return s
 }

@@ -297,19 +297,29 @@ func (o *Orchestrator) rollback(ctx context.Context, s *appState, ren runtime.Re
 		failed.Image, failed.Labels = s.spec.Image, s.spec.Labels
 	}
 	good := *s.recs.prev
-	o.log.Warn("upgrade failed; rolling back", "app", name, "from", failed.Image, "to", good.Image, "err", cause)
-	rep.Reason = fmt.Sprintf("upgrade to %s failed, rolled back to %s", failed.Image, good.Image)
+	from, to := releaseNames(failed, good)
+	o.log.Warn("upgrade failed; rolling back", "app", name, "from", from, "to", to, "err", cause)
+	rep.Reason = fmt.Sprintf("upgrade to %s failed, rolled back to %s", from, to)
 	if err := o.keepFailed(ctx, s, ren, failed); err != nil {
-		return fmt.Errorf("%s: upgrade to %s failed (%w), and so did the rollback to %s: %w", name, failed.Image, cause, good.Image, err)
+		return fmt.Errorf("%s: upgrade to %s failed (%w), and so did the rollback to %s: %w", name, from, cause, to, err)
 	}
 	if err := o.restorePrev(ctx, s, ren); err != nil {
-		return fmt.Errorf("%s: upgrade to %s failed (%w), and so did the rollback to %s: %w", name, failed.Image, cause, good.Image, err)
+		return fmt.Errorf("%s: upgrade to %s failed (%w), and so did the rollback to %s: %w", name, from, cause, to, err)
 	}
 	good.Name = name
 	h := &hold{Rollback: Rollback{FailedImage: failed.Image, FailedHash: failed.SpecHash(), Image: good.Image, Hash: good.SpecHash()}}
 	h.good = o.goodFor(s, good)
 	o.publish(func() { s.hold = h })
-	return fmt.Errorf("%s: upgrade to %s failed (%w); back on %s: %w", name, failed.Image, cause, good.Image, ErrRolledBack)
+	return fmt.Errorf("%s: upgrade to %s failed (%w); back on %s: %w", name, from, cause, to, ErrRolledBack)
+}
+
+// releaseNames names two releases for a user: by image, with the spec hash when the images are
+// the same (a change of command, environment, ...).
+func releaseNames(a, b runtime.Observation) (string, string) {
+	if a.Image != b.Image {
+		return a.Image, b.Image
+	}
+	return fmt.Sprintf("%s (spec %s)", a.Image, a.SpecHash()), fmt.Sprintf("%s (spec %s)", b.Image, b.SpecHash())
 }
 
 // keepFailed stops the failed release's container and renames it to the FAILED record (an

@@ -30,7 +30,7 @@ func TestFailedUpgradeRollsBackOnPodman(t *testing.T) {
 		t.Fatalf("rollback report lacks the failed release's log: %q", rep.Logs)
 	}
 	after := n.mustBeHealthy(t, a.Name)
-	if after.ID == before.ID || after.SpecHash() != before.SpecHash() {
+	if after.ID != before.ID || after.SpecHash() != before.SpecHash() { // the very container that ran
 		t.Fatalf("not back on the last good spec: %s -> %s", before.SpecHash(), after.SpecHash())
 	}
 	if got := podmanCLI(t, "exec", a.Name, "cat", "/data/state"); got != "keep" {

@@ -1,0 +1,94 @@
+//go:build integration && remote && containers_image_openpgp && exclude_graphdriver_btrfs
+
+package e2e_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/skerry-dev/skerry/orchestrator"
+	"github.com/skerry-dev/skerry/runtime"
+)
+
+// TestRollbackSurvivesRestartsOnPodman: each step runs in a fresh orchestrator, as a daemon
+// restarted with a new config would. A release whose image does not exist touches nothing; a
+// release that starts but fails its check is rolled back onto the very container that ran;
+// and a daemon restarted with the failed release still in its config holds the app on the
+// last good release instead of trying it again.
+func TestRollbackSurvivesRestartsOnPodman(t *testing.T) {
+	n := newNode(t)
+	ctx := context.Background()
+	a := app(uniq("rollback"))
+	n.install(t, a)
+	podmanCLI(t, "exec", a.Name, "sh", "-c", "echo keep > /data/state")
+	before := n.mustBeHealthy(t, a.Name)
+	restarted := func(desired orchestrator.App) *orchestrator.Orchestrator {
+		o := orchestrator.New(n.rt, orchestrator.Options{Logger: logger, Companions: n.comps})
+		if err := o.RegisterAll(ctx, desired); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	// unchanged: the container that ran before runs (restarted, after a rollback), data intact.
+	unchanged := func(step string) {
+		t.Helper()
+		if o := n.mustBeHealthy(t, a.Name); o.ID != before.ID {
+			t.Fatalf("%s: the working container was replaced: %s -> %s", step, before.ID, o.ID)
+		}
+		if got := podmanCLI(t, "exec", a.Name, "cat", "/data/state"); got != "keep" {
+			t.Fatalf("%s: data %q", step, got)
+		}
+	}
+
+	missing := a
+	missing.Container.Image = "localhost/busybox:does-not-exist"
+	rep := restarted(missing).ReconcileAll(ctx)
+	if err := rep.Apps[0].Err; !errors.Is(err, runtime.ErrImageNotFound) || !strings.Contains(err.Error(), missing.Container.Image) {
+		t.Fatalf("missing image: %v", rep)
+	}
+	unchanged("missing image")
+	if o := n.obs(t, a.Name); !o.StartedAt.Equal(before.StartedAt) {
+		t.Fatal("missing image: the working container was restarted")
+	}
+	if got := n.containersOf(t, a.Name); got != 1 {
+		t.Fatalf("missing image: %d containers of the app", got)
+	}
+
+	failing := a // starts, serves nothing: its check fails
+	failing.Container.Command = []string{"sleep", "1000"}
+	rep = restarted(failing).ReconcileAll(ctx)
+	if err := rep.Apps[0].Err; !errors.Is(err, orchestrator.ErrRolledBack) || !errors.Is(err, orchestrator.ErrNotReady) || rep.Apps[0].Rollback == nil {
+		t.Fatalf("failing release: %v", rep)
+	}
+	unchanged("failing release")
+	if st := podmanCLI(t, "inspect", "-f", "{{.State.Status}}", a.Name+".FAILED"); st != "exited" && st != "stopped" {
+		t.Fatalf("the failed release's record is %s", st)
+	}
+
+	for i := range 2 {
+		o := restarted(failing)
+		rep = o.ReconcileAll(ctx)
+		if rep.Acted() != 0 || !rep.Converged() || rep.Apps[0].Rollback == nil || !strings.Contains(rep.Apps[0].Reason, "rolled back from") {
+			t.Fatalf("restart %d with the failed release desired: %v", i, rep)
+		}
+		if r, held := o.Held(a.Name); !held || r.Hash != before.SpecHash() {
+			t.Fatalf("restart %d: held=%v %+v", i, held, r)
+		}
+		unchanged("held")
+	}
+
+	// A new desired spec releases the hold: the record goes, the app moves on.
+	next := a
+	next.Container.Env = map[string]string{"MODE": "two"}
+	if rep := restarted(next).ReconcileAll(ctx); !rep.Converged() || rep.Apps[0].Rollback != nil {
+		t.Fatalf("new spec: %v", rep)
+	}
+	if got := n.containersOf(t, a.Name); got != 1 {
+		t.Fatalf("after the new spec: %d containers of the app", got)
+	}
+	if got := podmanCLI(t, "exec", a.Name, "cat", "/data/state"); got != "keep" {
+		t.Fatalf("data after the upgrade: %q", got)
+	}
+}
