@@ -198,7 +198,7 @@ func (o *Orchestrator) decideAndAct(ctx context.Context, s *appState, obs runtim
 	o.log.Info("acting", "app", name, "observed", obs.State.String(), "health", h.String(), "action", d.Action.String(), "reason", d.Reason)
 	var err error
 	ren, renames := o.rt.(runtime.Renamer)
-	if upgrade := d.Action == ActionRecreate && !f.Foreign && s.desired && working(obs, h); upgrade && renames {
+	if upgrade := d.Action == ActionRecreate && !f.Foreign && s.desired && working(obs, h) && !o.inputsOnly(s, obs); upgrade && renames {
 		err = o.upgrade(ctx, s, ren, obs, rep)
 	} else {
 		err = o.execute(ctx, s, target, d.Action, obs.State)
