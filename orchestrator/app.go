@@ -99,8 +99,18 @@ func (a App) Validate() error {
 	a.validateSecrets(&p)
 	runtime.ValidateDuration(&p, "ReadyTimeout", a.ReadyTimeout, 0, 24*time.Hour)
 	runtime.ValidateDuration(&p, "MinUptime", a.MinUptime, 0, time.Hour)
-	if a.ReadyTimeout > 0 && a.MinUptime >= a.ReadyTimeout {
-		p.Add("MinUptime", "%v is not shorter than ReadyTimeout %v", a.MinUptime, a.ReadyTimeout)
+	if up, ready := a.minUptime(), a.readyTimeout(); up >= ready && a.MinUptime < time.Hour && a.ReadyTimeout < 24*time.Hour {
+		// Judged on the effective values: an app could never become ready.
+		field := "MinUptime"
+		if a.MinUptime == 0 {
+			field = "ReadyTimeout" // the user set only that one
+		}
+		upDesc := effective(a.MinUptime, up)
+		if a.MinUptime == 0 && up != DefaultMinUptime {
+			upDesc = up.String() + " (Health.StartPeriod, the app having no check)"
+		}
+		p.Add(field, "MinUptime %s is not shorter than ReadyTimeout %s: the app could never become ready",
+			upDesc, effective(a.ReadyTimeout, ready))
 	}
 	for i, h := range a.Hooks {
 		if h == nil {
@@ -158,6 +168,15 @@ func (a App) containerSpec(scheduled bool) runtime.ContainerSpec {
 	labels[runtime.LabelApp] = a.Name
 	labels[runtime.LabelSpecHash] = hash
 	return c
+}
+
+// effective names a setting's effective value for a message: "2s", or "2s (the default)" when
+// set was zero and the default was used.
+func effective(set, value time.Duration) string {
+	if set == 0 {
+		return value.String() + " (the default)"
+	}
+	return value.String()
 }
 
 func (a App) minUptime() time.Duration {

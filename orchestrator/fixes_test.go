@@ -1,0 +1,153 @@
+package orchestrator_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/skerry-dev/skerry/health"
+	"github.com/skerry-dev/skerry/orchestrator"
+	"github.com/skerry-dev/skerry/runtime"
+)
+
+// TestUninstallWithoutContainerRemovesCompanions: the container went (podman rm -f, or a kill
+// between the remove and the create of a recreate), its companions did not: uninstall removes
+// them all the same, whether explicit or by a pass.
+func TestUninstallWithoutContainerRemovesCompanions(t *testing.T) {
+	for _, how := range []string{"uninstall", "pass after a restart"} {
+		t.Run(how, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				comps := &recordingCompanions{}
+				rt, o := setup(orchestrator.Options{Companions: comps})
+				comps.rt = rt
+				ctx := context.Background()
+				if _, err := o.Install(ctx, newApp("bitcoind")); err != nil {
+					t.Fatal(err)
+				}
+				rt.RemoveExternally("bitcoind")
+				if how == "uninstall" {
+					if _, err := o.Uninstall(ctx, "bitcoind", orchestrator.UninstallOptions{}); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					// A daemon restarted with the app no longer in its config: a pass knows nothing
+					// of it, an explicit uninstall does.
+					o = orchestrator.New(rt, orchestrator.Options{Logger: quiet, Companions: comps})
+					if _, err := o.Uninstall(ctx, "bitcoind", orchestrator.UninstallOptions{}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want := []string{"install bitcoind", "remove bitcoind (app container exists: false)"}
+				if !slices.Equal(comps.events, want) {
+					t.Fatalf("companion events %q, want %q", comps.events, want)
+				}
+				if len(o.Apps()) != 0 {
+					t.Fatalf("apps %v", o.Apps())
+				}
+			})
+		})
+	}
+}
+
+// TestExplicitInstallObservesDependencies: a dependency killed with no pass in between must not
+// be taken as ready by an explicit Install of its dependant.
+func TestExplicitInstallObservesDependencies(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, o := setup(orchestrator.Options{})
+		ctx := context.Background()
+		if _, err := o.Install(ctx, newApp("bitcoind")); err != nil {
+			t.Fatal(err)
+		}
+		rt.KillExternally("bitcoind")
+		lnd := newApp("lnd")
+		lnd.DependsOn = []orchestrator.Dependency{{App: "bitcoind"}}
+		rep, err := o.Install(ctx, lnd)
+		if !errors.Is(err, orchestrator.ErrWaiting) || !strings.Contains(rep.Reason, "bitcoind (exited)") {
+			t.Fatalf("install with a dead dependency: %v %v", rep, err)
+		}
+		if _, _, exists := rt.Container("lnd"); exists {
+			t.Fatal("lnd was created while bitcoind had exited")
+		}
+	})
+}
+
+func TestValidationJudgesEffectiveValues(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*orchestrator.App)
+		want string // "" = valid
+	}{
+		{"a 50ms interval with the default timeout", func(a *orchestrator.App) { a.Health.Interval = 50 * time.Millisecond }, ""},
+		{"ReadyTimeout under the default MinUptime", func(a *orchestrator.App) { a.ReadyTimeout = time.Second },
+			"ReadyTimeout: MinUptime 2s (the default) is not shorter than ReadyTimeout 1s"},
+		{"MinUptime over the default ReadyTimeout", func(a *orchestrator.App) { a.MinUptime = 3 * time.Minute },
+			"MinUptime: MinUptime 3m0s is not shorter than ReadyTimeout 2m0s (the default)"},
+		{"no check: StartPeriod is the MinUptime", func(a *orchestrator.App) {
+			a.Health = health.Check{StartPeriod: time.Minute}
+			a.ReadyTimeout = 30 * time.Second
+		}, "MinUptime 1m0s (Health.StartPeriod, the app having no check) is not shorter than ReadyTimeout 30s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newApp("lnd")
+			tc.edit(&a)
+			err := a.Validate()
+			if (tc.want == "") != (err == nil) || (err != nil && (!strings.Contains(err.Error(), tc.want) || !errors.Is(err, runtime.ErrInvalidSpec))) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestPortClashRefusedBeforeAnySideEffect(t *testing.T) {
+	withPorts := func(name string, ports ...runtime.Port) orchestrator.App {
+		a := newApp(name)
+		a.Container.Ports = ports
+		return a
+	}
+	p := func(ip string, port, count uint16, proto string) runtime.Port {
+		return runtime.Port{HostIP: ip, HostPort: port, ContainerPort: 80, Count: count, Protocol: proto}
+	}
+	for _, tc := range []struct {
+		name  string
+		a, b  runtime.Port
+		clash bool
+	}{
+		{"same port", p("", 8080, 0, ""), p("", 8080, 0, "tcp"), true},
+		{"all IPs and one IP", p("", 8080, 0, ""), p("127.0.0.1", 8080, 0, ""), true},
+		{"two IPs", p("127.0.0.1", 8080, 0, ""), p("192.0.2.1", 8080, 0, ""), false},
+		{"tcp and udp", p("", 8080, 0, "tcp"), p("", 8080, 0, "udp"), false},
+		{"overlapping ranges", p("", 8000, 10, ""), p("", 8009, 2, ""), true},
+		{"adjacent ranges", p("", 8000, 10, ""), p("", 8010, 2, ""), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rt, o := setup(orchestrator.Options{})
+			ctx := context.Background()
+			err := o.RegisterAll(ctx, withPorts("btc", tc.a), withPorts("lnd", tc.b))
+			if !tc.clash {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var clash *orchestrator.PortClashError
+			if !errors.Is(err, orchestrator.ErrPortClash) || !errors.Is(err, runtime.ErrInvalidSpec) || !errors.As(err, &clash) ||
+				!strings.Contains(err.Error(), `app "btc"`) || !strings.Contains(err.Error(), `app "lnd"`) || strings.Count(err.Error(), "also published") != 1 {
+				t.Fatalf("err = %v, want one PortClashError naming both apps", err)
+			}
+			if len(o.Apps()) != 0 || rt.TotalCalls() != 0 {
+				t.Fatalf("side effects: apps %v, %d runtime calls", o.Apps(), rt.TotalCalls())
+			}
+			// Against a registered app, Install refuses it too.
+			if err := o.Register(ctx, withPorts("btc", tc.a)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := o.Install(ctx, withPorts("lnd", tc.b)); !errors.Is(err, orchestrator.ErrPortClash) || rt.TotalCalls() != 0 {
+				t.Fatalf("install: %v, %d runtime calls", err, rt.TotalCalls())
+			}
+		})
+	}
+}
