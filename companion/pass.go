@@ -252,10 +252,9 @@ func (m *Manager) finish(s *step) {
 	switch {
 	case r.Err != nil:
 		m.log.Warn("companion not converged", "app", r.App, "unit", r.Unit, "verdict", s.v.String(), "err", r.Err)
-	case r.Rewritten:
-		m.log.Warn("companion unit file was missing or changed; rewritten", "app", r.App, "unit", r.Unit)
-	case r.Action != ActionNone:
-		m.log.Info("companion", "app", r.App, "unit", r.Unit, "was", s.st.ActiveState, "action", string(r.Action))
+	case r.Rewritten || r.Action != ActionNone:
+		m.log.Info("companion", "app", r.App, "unit", r.Unit, "was", s.st.ActiveState, "action", string(r.Action),
+			"file", map[bool]string{true: "written", false: "unchanged"}[r.Rewritten])
 	}
 	if s.v == vOrphan {
 		m.log.Debug("companion of an unknown app left alone (orphan)", "app", r.App, "unit", r.Unit)

@@ -201,7 +201,7 @@ func TestCompanionCrashAtEveryStep(t *testing.T) {
 			var steps string
 			for _, line := range strings.Split(out, "\n") {
 				if rest, ok := strings.CutPrefix(line, "steps="); ok {
-					steps, _, _ = strings.Cut(rest, " ")
+					steps, _, _ = strings.Cut(rest, " err=")
 				}
 			}
 			if err != nil || !strings.Contains(out, "err=<nil>") || steps == "" {
@@ -337,7 +337,8 @@ func TestCompanionGeneratedServiceVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(string(data), "# skerry: companion-of="+app+"\n") {
+	// Quadlet keeps the file's leading comments, the marker among them, under its own header.
+	if head, _, _ := strings.Cut(string(data), "[Unit]"); !strings.Contains(head, "\n# skerry: companion-of="+app+"\n") {
 		t.Errorf("generated service:\n%s", data)
 	}
 	out, err := exec.Command("systemd-analyze", "--user", "verify", generated).CombinedOutput()
