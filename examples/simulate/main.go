@@ -1,6 +1,7 @@
 // Command simulate runs skerry anywhere, with no container engine: a small Bitcoin node's apps on
-// the in-memory fake runtime, a few injected faults, and a reconciler at a short interval that
-// prints each pass's report until every app is running and healthy.
+// the in-memory fake runtime, a few injected faults, and a supervisor at a short interval that
+// prints each pass's report (and each event-driven repair) until every app is running and
+// healthy.
 //
 //	go run ./examples/simulate
 package main
@@ -16,10 +17,10 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/skerry-dev/skerry"
 	"github.com/skerry-dev/skerry/health"
 	"github.com/skerry-dev/skerry/hooks"
 	"github.com/skerry-dev/skerry/orchestrator"
-	"github.com/skerry-dev/skerry/reconciler"
 	"github.com/skerry-dev/skerry/runtime"
 	"github.com/skerry-dev/skerry/runtime/fake"
 )
@@ -93,54 +94,65 @@ func run(ctx context.Context, out io.Writer, log *slog.Logger, dir string, inter
 	rt.AddImage(image)
 	passwords := []string{"first-password", "rotated-password"}
 	password := func() string { return passwords[0] }
-
-	o := orchestrator.New(rt, orchestrator.Options{Logger: log})
-	if err := o.RegisterAll(ctx, nodeApps(dir, password)...); err != nil {
-		return err
+	var apps []skerry.App
+	for _, a := range nodeApps(dir, password) {
+		apps = append(apps, skerry.App{App: a})
 	}
-	// Faults for the first pass: electrs' container gets stuck in Created.
-	rt.SetBehaviour("electrs", fake.Behaviour{StuckCreated: true})
 
 	passes := 0
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	loop := reconciler.New(func(ctx context.Context) (orchestrator.Report, error) {
-		r := o.ReconcileAll(ctx)
-		return r, r.Err
-	}, reconciler.Options[orchestrator.Report]{
+	sup, err := skerry.New(rt, nil, skerry.Options{
 		Interval: interval,
 		Logger:   log,
-		OnReport: func(r orchestrator.Report, _ error) {
+		OnReport: func(r skerry.Report) {
+			if r.Source != skerry.SourcePass { // a pass of its own for an app: an exit, an event
+				if r.Acted() > 0 {
+					printApps(out, "  "+r.Source.String()+":", r)
+				}
+				return
+			}
 			passes++
 			fmt.Fprintf(out, "pass %d: %d apps, %d acted, converged=%v\n", passes, len(r.Apps), r.Acted(), r.Converged())
-			for _, a := range r.Apps {
-				line := fmt.Sprintf("  %-9s %-8s -> %-8s %s", a.App, a.Observed, a.Action, a.Reason)
-				if a.Err != nil {
-					line += "  ERROR: " + a.Err.Error()
-				}
-				fmt.Fprintln(out, line)
-			}
+			printApps(out, "", r)
 			switch {
 			case r.Converged() && r.Acted() == 0:
 				fmt.Fprintf(out, "converged after %d passes: %s\n", passes, rt)
 				stop()
 			case passes == 1:
-				// Between passes: the stuck engine recovers, someone kills lnd, and the RPC
-				// password rotates (btcpay's hook will rewrite its config and restart it).
+				// Between passes: the stuck engine recovers, someone kills lnd (its exit is seen
+				// at once), and the RPC password rotates (btcpay's hook will rewrite its config
+				// and restart it).
 				fmt.Fprintln(out, "-- electrs' engine fault cleared; lnd killed; RPC password rotated")
 				rt.ClearFaults()
 				rt.KillExternally("lnd")
 				passwords = passwords[1:]
 			}
 		},
-	})
-	if err := loop.Run(ctx); err != nil && ctx.Err() == nil {
+	}, apps...)
+	if err != nil {
+		return err
+	}
+	// Faults for the first pass: electrs' container gets stuck in Created.
+	rt.SetBehaviour("electrs", fake.Behaviour{StuckCreated: true})
+	if err := sup.Run(ctx); err != nil && ctx.Err() == nil {
 		return err
 	}
 	if passes == 0 || !converged(rt) {
 		return fmt.Errorf("did not converge: %s", rt)
 	}
 	return nil
+}
+
+// printApps prints one line per app of r.
+func printApps(out io.Writer, prefix string, r skerry.Report) {
+	for _, a := range r.Apps {
+		line := fmt.Sprintf("%s  %-9s %-8s -> %-8s %s", prefix, a.App, a.Observed, a.Action, a.Reason)
+		if a.Err != nil {
+			line += "  ERROR: " + a.Err.Error()
+		}
+		fmt.Fprintln(out, line)
+	}
 }
 
 func converged(rt *fake.Runtime) bool {
