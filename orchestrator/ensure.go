@@ -27,7 +27,7 @@ func (o *Orchestrator) ensure(ctx context.Context, s *appState, obs *runtime.Obs
 		if err != nil && ctx.Err() != nil {
 			// Never a verdict: what was done is left as it is for the next operation.
 			if !errors.Is(err, ErrInterrupted) {
-				err = fmt.Errorf("%s: %w (%w): %w", name, ErrInterrupted, ctx.Err(), err)
+				err = fmt.Errorf("%s: %w: %w", name, interrupted(ctx), err)
 			}
 			rep.Err, rep.Reason = err, "interrupted: "+rep.Reason
 		}

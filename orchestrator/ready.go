@@ -102,14 +102,23 @@ func (o *Orchestrator) waitReady(parent context.Context, s *appState, app App) e
 	}
 }
 
+// interrupted is the error of an operation whose ctx ended: it wraps ErrInterrupted, ctx's
+// error and its cause (e.g. reconciler.ErrShutdown).
+func interrupted(ctx context.Context) error {
+	if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+		return fmt.Errorf("%w (%w: %w)", ErrInterrupted, ctx.Err(), cause)
+	}
+	return fmt.Errorf("%w (%w)", ErrInterrupted, ctx.Err())
+}
+
 // errReadyTimeout is the cause of a readiness wait's context when its ReadyTimeout passed.
 var errReadyTimeout = errors.New("ready timeout")
 
 // waitEnded is the error of a readiness wait whose context ended: ErrNotReady when its
 // ReadyTimeout passed, ErrInterrupted when the caller's context ended.
 func (o *Orchestrator) waitEnded(parent context.Context, s *appState, app App) error {
-	if err := parent.Err(); err != nil {
-		return fmt.Errorf("%s: readiness wait abandoned, container left as it is: %w (%w)", s.spec.Name, ErrInterrupted, err)
+	if parent.Err() != nil {
+		return fmt.Errorf("%s: readiness wait abandoned, container left as it is: %w", s.spec.Name, interrupted(parent))
 	}
 	return o.notReady(s, fmt.Sprintf("not ready within %v", app.readyTimeout()))
 }
