@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -39,19 +40,13 @@ func (e *enc) fail(section, key, format string, args ...any) {
 // load) or which arrive changed; and a value that is exactly ";", which systemd reads as the
 // command separator wherever the value becomes a word of ExecStart (Quadlet does not quote it).
 func (e *enc) checkChars(section, key, v string, secret bool) bool {
-	show := func(format string) string {
-		if secret {
-			return "value " + format
-		}
-		return fmt.Sprintf("value %q ", v) + format
-	}
 	if !utf8.ValidString(v) {
-		e.fail(section, key, "%s", show("is not valid UTF-8"))
+		e.fail(section, key, "%s", show(v, secret, "is not valid UTF-8"))
 		return false
 	}
 	for _, r := range v {
 		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) {
-			e.fail(section, key, "%s", show("contains a control character"))
+			e.fail(section, key, "%s", show(v, secret, "contains a control character"))
 			return false
 		}
 	}
@@ -60,6 +55,14 @@ func (e *enc) checkChars(section, key, v string, secret bool) bool {
 		return false
 	}
 	return true
+}
+
+// show describes a value in an error: quoted, or not at all when it may be a secret.
+func show(v string, secret bool, what string) string {
+	if secret {
+		return "value " + what
+	}
+	return fmt.Sprintf("value %q %s", v, what)
 }
 
 // specifiers escapes '%' always and '$' when the value reaches a command line.
@@ -99,6 +102,11 @@ func (e *enc) word(section, key, v string, secret bool) string {
 	if v == "" {
 		e.fail(section, key, "is empty (Quadlet's parser drops an empty word and every word after it)")
 		return ""
+	}
+	if r, _ := utf8.DecodeRuneInString(v); r != ' ' && unicode.IsSpace(r) {
+		e.fail(section, key, "%s", show(v, secret, "starts with a Unicode space, which podman's parser strips from the generated service"))
+	} else if r, _ := utf8.DecodeLastRuneInString(v); r != ' ' && unicode.IsSpace(r) {
+		e.fail(section, key, "%s", show(v, secret, "ends with a Unicode space, which podman's parser strips from the generated service"))
 	}
 	v = strings.ReplaceAll(v, `\`, `\\`)
 	v = strings.ReplaceAll(v, `"`, `\"`)

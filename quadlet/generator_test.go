@@ -1,3 +1,5 @@
+//go:build !integration
+
 package quadlet_test
 
 import (
@@ -17,41 +19,75 @@ import (
 	"github.com/skerry-dev/skerry/quadlet"
 )
 
-// The real Quadlet generator, built from the podman module skerry pins (v5.4.2, the version of
-// the integration host), is the second oracle: it must accept every rendered unit and turn it
-// into the podman command line the model means.
+// The real Quadlet generators are the second oracle: the one of the podman module skerry pins
+// (v5.4.2, the integration host's) and v5.8.2's, built from the module cache (or fetched through
+// the Go proxy). Both must accept every rendered unit and turn it into the podman command line
+// the model means.
 
-var generator struct {
-	once sync.Once
-	path string
-	err  error
+// generatorVersions are the podman releases whose generators the tests run.
+var generatorVersions = []string{"5.4.2", "5.8.2"}
+
+var generators struct {
+	once  sync.Once
+	dir   string
+	paths map[string]string
+	err   error
 }
 
-func quadletGenerator(t *testing.T) string {
-	t.Helper()
-	generator.once.Do(func() {
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			generator.err = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "skerry-quadlet")
-		if err != nil {
-			generator.err = err
-			return
-		}
-		generator.path = filepath.Join(dir, "quadlet")
-		cmd := exec.Command(goBin, "build", "-tags", "containers_image_openpgp exclude_graphdriver_btrfs remote",
-			"-o", generator.path, "github.com/containers/podman/v5/cmd/quadlet")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			generator.err = &buildError{err, string(out)}
-		}
-	})
-	if generator.err != nil {
-		t.Fatalf("building the Quadlet generator: %v", generator.err)
+// TestMain removes the generators built for the run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if generators.dir != "" {
+		os.RemoveAll(generators.dir)
 	}
-	return generator.path
+	os.Exit(code)
+}
+
+// quadletGenerators builds the generators once and returns their paths by version.
+func quadletGenerators(t testing.TB) map[string]string {
+	t.Helper()
+	generators.once.Do(func() {
+		generators.paths, generators.err = buildGenerators()
+	})
+	if generators.err != nil {
+		t.Fatalf("building the Quadlet generators: %v", generators.err)
+	}
+	return generators.paths
+}
+
+func buildGenerators() (map[string]string, error) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "skerry-quadlet")
+	if err != nil {
+		return nil, err
+	}
+	generators.dir = dir
+	paths := map[string]string{}
+	for _, v := range generatorVersions {
+		// A module of its own per version, so that skerry's go.mod (pinned to 5.4.2) is not touched.
+		mod := filepath.Join(dir, "mod-"+v)
+		if err := os.MkdirAll(mod, 0o755); err != nil {
+			return nil, err
+		}
+		gomod := "module skerry.test/quadlet\n\ngo 1.24\n\nrequire github.com/containers/podman/v5 v" + v + "\n"
+		if err := os.WriteFile(filepath.Join(mod, "go.mod"), []byte(gomod), 0o644); err != nil {
+			return nil, err
+		}
+		paths[v] = filepath.Join(dir, "quadlet-"+v)
+		cmd := exec.Command(goBin, "build", "-tags", "containers_image_openpgp exclude_graphdriver_btrfs remote",
+			"-o", paths[v], "github.com/containers/podman/v5/cmd/quadlet")
+		cmd.Dir = mod
+		// -mod=mod records the dependencies' sums from the module cache, which verified them when
+		// it downloaded them.
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GONOSUMDB=*", "GONOSUMCHECK=1", "GOWORK=off")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, &buildError{err, string(out)}
+		}
+	}
+	return paths, nil
 }
 
 type buildError struct {
@@ -61,9 +97,9 @@ type buildError struct {
 
 func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
 
-// generate runs `quadlet -dryrun -user` over units and returns the generated services by name,
-// and the generator's stderr.
-func generate(t *testing.T, units map[string][]byte) (map[string]*parser.UnitFile, string) {
+// generate runs generator version v (`quadlet -dryrun -user`) over units and returns the
+// generated services by name, and the generator's stderr.
+func generate(t testing.TB, v string, units map[string][]byte) (map[string]*parser.UnitFile, string) {
 	t.Helper()
 	dir := t.TempDir()
 	for name, data := range units {
@@ -71,15 +107,22 @@ func generate(t *testing.T, units map[string][]byte) (map[string]*parser.UnitFil
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(quadletGenerator(t), "-dryrun", "-user")
+	return generateDir(t, v, dir)
+}
+
+var serviceHeaderRE = regexp.MustCompile(`(?m)^---(.+)\.service---$`)
+
+// generateDir runs generator version v over the units in dir.
+func generateDir(t testing.TB, v, dir string) (map[string]*parser.UnitFile, string) {
+	t.Helper()
+	cmd := exec.Command(quadletGenerators(t)[v], "-dryrun", "-user")
 	cmd.Env = append(os.Environ(), "QUADLET_UNIT_DIRS="+dir)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	_ = cmd.Run() // exits non-zero when a unit is refused; the output tells which
 	services := map[string]*parser.UnitFile{}
-	parts := regexp.MustCompile(`(?m)^---(.+)\.service---$`).Split(stdout.String(), -1)
-	names := regexp.MustCompile(`(?m)^---(.+)\.service---$`).FindAllStringSubmatch(stdout.String(), -1)
-	for i, m := range names {
+	parts := serviceHeaderRE.Split(stdout.String(), -1)
+	for i, m := range serviceHeaderRE.FindAllStringSubmatch(stdout.String(), -1) {
 		services[m[1]] = parse(t, []byte(parts[i+1]))
 	}
 	return services, stderr.String()
@@ -87,7 +130,7 @@ func generate(t *testing.T, units map[string][]byte) (map[string]*parser.UnitFil
 
 // argv returns the podman command line systemd runs for a generated service: ExecStart split
 // as systemd splits it, with its "%%" and "$$" unescaped.
-func argv(t *testing.T, svc *parser.UnitFile) []string {
+func argv(t testing.TB, svc *parser.UnitFile) []string {
 	t.Helper()
 	words, ok := svc.LookupLastArgs("Service", "ExecStart")
 	if !ok {
@@ -111,7 +154,13 @@ func TestGeneratorAcceptsCompanion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	services, stderr := generate(t, map[string][]byte{"bitcoind-ui": data})
+	for _, v := range generatorVersions {
+		t.Run(v, func(t *testing.T) { checkCompanionService(t, v, data) })
+	}
+}
+
+func checkCompanionService(t *testing.T, v string, data []byte) {
+	services, stderr := generate(t, v, map[string][]byte{"bitcoind-ui": data})
 	svc := services["bitcoind-ui"]
 	if svc == nil {
 		t.Fatalf("the generator produced no service:\n%s", stderr)
@@ -158,16 +207,18 @@ func TestGeneratorKeepsHostileArgumentsIntact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	services, stderr := generate(t, map[string][]byte{"hostile": data})
-	if services["hostile"] == nil {
-		t.Fatalf("no service:\n%s", stderr)
-	}
-	args := argv(t, services["hostile"])
-	if !hasSeq(args, append([]string{"localhost/busybox:latest"}, words...)...) {
-		t.Fatalf("command words changed on the way:\n%q\nwant the tail %q", args, words)
-	}
-	if !hasSeq(args, "--env", "PASS="+env["PASS"]) {
-		t.Fatalf("environment value changed on the way:\n%q", args)
+	for _, v := range generatorVersions {
+		services, stderr := generate(t, v, map[string][]byte{"hostile": data})
+		if services["hostile"] == nil {
+			t.Fatalf("%s: no service:\n%s", v, stderr)
+		}
+		args := argv(t, services["hostile"])
+		if !hasSeq(args, append([]string{"localhost/busybox:latest"}, words...)...) {
+			t.Fatalf("%s: command words changed on the way:\n%q\nwant the tail %q", v, args, words)
+		}
+		if !hasSeq(args, "--env", "PASS="+env["PASS"]) {
+			t.Fatalf("%s: environment value changed on the way:\n%q", v, args)
+		}
 	}
 }
 
@@ -184,7 +235,7 @@ func TestGeneratorVersionGating(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	services, stderr := generate(t, map[string][]byte{"ungated": ungated, "gated": gated})
+	services, stderr := generate(t, "5.4.2", map[string][]byte{"ungated": ungated, "gated": gated})
 	if services["ungated"] != nil || !strings.Contains(stderr, "Memory") {
 		t.Fatalf("the 5.4.2 generator accepted Memory=; stderr:\n%s", stderr)
 	}

@@ -47,7 +47,7 @@ func rawValue(t *rapid.T, label string) string {
 		trimmed = v
 		v = strings.TrimRight(strings.Trim(v, " \""), `\`)
 	}
-	if v == "" {
+	if v == "" || v == ";" {
 		v = "x"
 	}
 	return v
@@ -197,6 +197,8 @@ func checkRoundTrip(t tb, u quadlet.Unit, data []byte) {
 	eqList("AddCapability", f.LookupAllStrv(C, "AddCapability"), c.AddCapability)
 	eqList("DropCapability", f.LookupAllStrv(C, "DropCapability"), c.DropCapability)
 	eqList("PodmanArgs", f.LookupAllArgs(C, "PodmanArgs"), c.PodmanArgs)
+	eqList("Secret", f.LookupAllArgs(C, "Secret"), c.Secret)
+	eqList("Mask", f.LookupAllArgs(C, "Mask"), c.Mask)
 	eqMap("Environment", c.Environment)
 	eqMap("Label", c.Label)
 	if len(c.HealthCmd) > 0 {
@@ -217,7 +219,8 @@ func checkRoundTrip(t tb, u quadlet.Unit, data []byte) {
 	allowed := map[string]bool{"Image": true, "Exec": len(c.Exec) > 0, "Entrypoint": c.Entrypoint != "", "Network": len(c.Network) > 0,
 		"PublishPort": len(c.PublishPort) > 0, "Volume": len(c.Volume) > 0, "Mount": len(c.Mount) > 0,
 		"Environment": len(c.Environment) > 0, "Label": len(c.Label) > 0, "AddCapability": len(c.AddCapability) > 0,
-		"DropCapability": len(c.DropCapability) > 0, "User": c.User != "", "HealthCmd": len(c.HealthCmd) > 0, "PodmanArgs": len(c.PodmanArgs) > 0}
+		"DropCapability": len(c.DropCapability) > 0, "User": c.User != "", "HealthCmd": len(c.HealthCmd) > 0, "PodmanArgs": len(c.PodmanArgs) > 0,
+		"Secret": len(c.Secret) > 0, "Mask": len(c.Mask) > 0}
 	for _, k := range f.ListKeys(C) {
 		if !allowed[k] {
 			t.Fatalf("unexpected key %s in [Container]\n%s", k, data)
