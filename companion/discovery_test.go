@@ -13,6 +13,7 @@ import (
 
 	"github.com/skerry-dev/skerry/companion"
 	"github.com/skerry-dev/skerry/quadlet"
+	"github.com/skerry-dev/skerry/runtime"
 )
 
 // restart returns a manager of a daemon restarted over e's directory and systemd.
@@ -273,5 +274,18 @@ func TestRestartSidecarOfAStoppedUnitIsClearedByItsStart(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"lnd-ui.container"}, files(t, e.dir)); diff != "" {
 		t.Fatalf("files (-want +got):\n%s", diff)
+	}
+}
+
+func TestRemoveRefusesAnInvalidAppName(t *testing.T) {
+	e := setup(t, companion.Options{})
+	installed(t, e, "lnd", uiSpec("lnd-ui"))
+	for _, app := range []string{"", "../lnd", "LND"} {
+		if err := e.m.Remove(context.Background(), app); !errors.Is(err, runtime.ErrInvalidSpec) {
+			t.Errorf("Remove(%q) = %v", app, err)
+		}
+	}
+	if len(e.units.Active()) != 1 {
+		t.Fatal("an invalid removal acted")
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/skerry-dev/skerry/runtime"
 )
 
 // Install brings app's companions up: images present (local, then a local build, then a pull),
@@ -74,6 +76,11 @@ func (m *Manager) rollback(ctx context.Context, app string, good []rendered, cau
 // (so that Restart=always cannot respawn it), systemd reloaded, the tombstone deleted. The
 // registration is forgotten; until the removal completes, every pass carries it on.
 func (m *Manager) Remove(ctx context.Context, app string) error {
+	var p runtime.Problems
+	runtime.ValidateName(&p, "App", app)
+	if err := p.Err("companion removal"); err != nil {
+		return err
+	}
 	m.op.Lock()
 	defer m.op.Unlock()
 	m.mu.Lock()
