@@ -82,7 +82,9 @@ type Options struct {
 	// its Logger defaults to Logger.
 	Companions companion.Options
 	// OnReport receives the report of every pass: periodic, event-driven, unit-driven, and the
-	// explicit Install and Uninstall. Calls never overlap; it must not block for long.
+	// explicit Install and Uninstall, in the order they ended. Calls never overlap; it must not
+	// block for long. It may call Install, Uninstall and Status (their reports follow once it
+	// returned).
 	OnReport func(Report)
 	// Logger receives structured logs (default slog.Default()).
 	Logger *slog.Logger

@@ -28,9 +28,11 @@ type Supervisor struct {
 	loop  *reconciler.Loop[Report]
 
 	running atomic.Bool
-	// report serializes deliveries: the status update and OnReport.
-	report sync.Mutex
-	status *statusBook
+	status  *statusBook
+	// report guards the reports queued for OnReport and whether one is being delivered.
+	report     sync.Mutex
+	queue      []Report
+	delivering bool
 
 	mu   sync.Mutex
 	apps map[string]App // the desired apps, as given
@@ -189,15 +191,44 @@ func (s *Supervisor) unitPass(ctx context.Context, unit string) {
 		Interrupted: ctx.Err() != nil, Companions: reps})
 }
 
-// deliver records r in the status and hands it to OnReport, one report at a time.
+// deliver records r in the status and hands it to OnReport, one report at a time and in order:
+// the caller that finds no delivery under way delivers every report queued until the queue is
+// empty, so that an OnReport which calls Install or Uninstall queues their report instead of
+// deadlocking.
 func (s *Supervisor) deliver(r Report) {
 	slices.SortFunc(r.Apps, func(a, b orchestrator.AppReport) int { return strings.Compare(a.App, b.App) })
 	slices.SortFunc(r.Companions, func(a, b companion.UnitReport) int { return strings.Compare(a.Unit, b.Unit) })
-	s.report.Lock()
-	defer s.report.Unlock()
 	s.status.record(r)
-	if s.opts.OnReport != nil {
-		s.opts.OnReport(r)
+	if s.opts.OnReport == nil {
+		return
+	}
+	s.report.Lock()
+	s.queue = append(s.queue, r)
+	if s.delivering {
+		s.report.Unlock()
+		return
+	}
+	s.delivering = true
+	s.report.Unlock()
+	defer func() {
+		if p := recover(); p != nil { // OnReport panicked: let the next report be delivered
+			s.report.Lock()
+			s.delivering = false
+			s.report.Unlock()
+			panic(p)
+		}
+	}()
+	for {
+		s.report.Lock()
+		if len(s.queue) == 0 {
+			s.delivering = false
+			s.report.Unlock()
+			return
+		}
+		next := s.queue[0]
+		s.queue = s.queue[1:]
+		s.report.Unlock()
+		s.opts.OnReport(next)
 	}
 }
 

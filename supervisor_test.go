@@ -372,3 +372,42 @@ func TestPeriodicOnlyWatchesNothing(t *testing.T) {
 		}
 	})
 }
+
+// An OnReport that acts on the supervisor (an app store reacting to a pass) must not deadlock.
+func TestOnReportMayCallTheSupervisor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var sup *skerry.Supervisor
+		var sources []skerry.Source
+		opts := skerry.Options{Logger: quiet, Companions: companion.Options{Dir: t.TempDir()},
+			OnReport: func(r skerry.Report) {
+				sources = append(sources, r.Source)
+				if len(sources) == 1 {
+					if _, err := sup.Uninstall(context.Background(), "lnd", orchestrator.UninstallOptions{}); err != nil {
+						t.Errorf("Uninstall from OnReport: %v", err)
+					}
+					if len(sources) != 1 {
+						t.Error("a report was delivered while OnReport ran")
+					}
+				}
+			}}
+		rt := rfake.New()
+		rt.AddImage(appImage, uiImage)
+		var err error
+		if sup, err = skerry.New(rt, nil, opts, skerry.App{App: demoApps()[0].App}, demoApps()[1]); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- sup.Run(ctx) }()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		cancel()
+		<-done
+		if len(sources) < 2 || sources[0] != skerry.SourcePass || sources[1] != skerry.SourceUninstall {
+			t.Fatalf("reports from %v, want the pass, then the uninstall", sources)
+		}
+		if names := rt.Names(); len(names) != 1 || names[0] != "bitcoind" {
+			t.Fatalf("containers %v", names)
+		}
+	})
+}
