@@ -227,3 +227,37 @@ func TestWaitExit(t *testing.T) {
 		}
 	})
 }
+
+// Rename keeps the container (ID, state, labels, volumes) under its new name, as podman does,
+// and refuses a taken or missing name with the runtime's sentinels.
+func TestRename(t *testing.T) {
+	ctx := context.Background()
+	r := fake.New()
+	r.AddImage(img)
+	for _, n := range []string{"a", "b"} {
+		if err := r.Create(ctx, spec(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Start(ctx, "a")
+	before, _ := r.Inspect(ctx, "a")
+	if err := r.Rename(ctx, "a", "a.PREV"); err != nil {
+		t.Fatal(err)
+	}
+	after, err := r.Inspect(ctx, "a.PREV")
+	if err != nil || after.ID != before.ID || after.State != runtime.StateRunning || after.Name != "a.PREV" || after.Labels[runtime.LabelManaged] != "true" {
+		t.Fatalf("renamed: %+v %v", after, err)
+	}
+	if _, err := r.Inspect(ctx, "a"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Fatalf("old name: %v", err)
+	}
+	if err := r.Rename(ctx, "a.PREV", "b"); !errors.Is(err, runtime.ErrAlreadyExists) {
+		t.Fatalf("rename onto b: %v", err)
+	}
+	if err := r.Rename(ctx, "gone", "c"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Fatalf("rename of a missing container: %v", err)
+	}
+	if n := r.Calls(fake.OpRename); n != 3 {
+		t.Fatalf("%d renames counted", n)
+	}
+}
