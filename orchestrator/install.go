@@ -10,8 +10,10 @@ import (
 // Install makes app desired and brings it up now: hooks, then create or repair the container,
 // then wait until it is healthy, then its companions. It is idempotent: Install twice has the
 // effect of Install once, and an existing container in any state is repaired, not duplicated.
-// An explicit Install ignores the crash-loop backoff. A validation error returns before any side
-// effect; a failed start returns an error wrapping ErrNotReady.
+// An explicit Install ignores the crash-loop backoff and a hold after a failed upgrade (it tries
+// the release again), and observes the app's dependencies afresh. A validation error returns
+// before any side effect; a failed start returns an error wrapping ErrNotReady, a failed upgrade
+// one wrapping ErrRolledBack.
 func (o *Orchestrator) Install(ctx context.Context, app App) (AppReport, error) {
 	if err := app.Validate(); err != nil {
 		return AppReport{App: app.Name, Err: err}, err

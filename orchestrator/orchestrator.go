@@ -1,7 +1,9 @@
 // Package orchestrator owns the lifecycle of apps: the pure state machine Decide (desired state
 // plus observation plus facts -> one action) and the Orchestrator, the thin imperative shell
 // that observes a runtime.Runtime, runs pre-start hooks, executes the decided action and waits
-// for health before it reports success.
+// for health before it reports success. An upgrade never removes a working container before
+// its replacement is ready, and a failed one is rolled back and held across daemon restarts
+// (see Rollback).
 package orchestrator
 
 import (
