@@ -82,7 +82,15 @@ func (r *records) add(obs runtime.Observation, prev bool) {
 
 // Rollback says that an app runs its last good release because its desired release did not
 // come up. It lasts until the desired spec changes or an explicit Install tries the release
-// again, across restarts of the daemon (see the records above).
+// again, across restarts of the daemon.
+//
+// An upgrade (a changed spec) first makes the new image present, then keeps the old container,
+// renamed <app>.PREV and stopped, until the new one is ready; if it does not become ready, the
+// new container is stopped and kept as <app>.FAILED, and <app>.PREV is renamed back and
+// started. <app>.FAILED is the record of the rollback on the host: its labels carry the failed
+// spec's hash and image (its log shows why), so a daemon restarted with the failed spec still
+// desired holds the app instead of trying it again. A daemon stopped in the middle of an
+// upgrade leaves <app>.PREV; the next operation on the app finishes the upgrade.
 type Rollback struct {
 	// FailedImage and FailedHash name the release that did not come up (the desired spec's
 	// image and runtime.SpecHash).
