@@ -124,5 +124,5 @@ func (r Report) String() string {
 
 // interrupted reports whether err comes from a context that ended.
 func interrupted(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+	return errors.Is(err, orchestrator.ErrInterrupted) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }

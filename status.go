@@ -70,18 +70,14 @@ type AppStatus struct {
 	// LastError is the last error ever reported about the app, kept after it cleared.
 	LastError   error
 	LastErrorAt time.Time
-	// Rollback is set when an upgrade of the app failed and it was put back on its last good
-	// spec; it is cleared when the app's desired spec changes again.
-	Rollback *Rollback
+	// Rollback is set while the app is held on its last good release because its desired
+	// release did not come up (orchestrator.AppReport.Rollback, which survives a restart of
+	// the daemon): which release failed and which runs instead. RolledBackAt is when it was
+	// first reported. Both clear when the desired spec changes.
+	Rollback     *orchestrator.Rollback
+	RolledBackAt time.Time
 	// Companions are the app's companion units, sorted by unit.
 	Companions []CompanionStatus
-}
-
-// Rollback describes an upgrade that was rolled back.
-type Rollback struct {
-	At time.Time
-	// Reason is the error reported: which release failed, why, and what the app is back on.
-	Reason string
 }
 
 // CompanionStatus is one companion unit as last reported.
@@ -145,7 +141,7 @@ func (b *statusBook) want(app App) {
 	defer b.mu.Unlock()
 	e := b.entry(app.Name)
 	if e.Desired && e.Image != app.Container.Image {
-		e.Rollback = nil
+		e.Rollback, e.RolledBackAt = nil, time.Time{}
 	}
 	e.Desired, e.Image, e.hasCheck = true, app.Container.Image, app.Health.Kind() != health.KindNone
 	old := map[string]CompanionStatus{}
@@ -214,9 +210,8 @@ func (b *statusBook) recordApp(r orchestrator.AppReport, at time.Time) {
 	if r.Observed != runtime.StateUnknown || r.Err == nil {
 		e.State, e.Health = r.Observed, r.Health
 	}
-	rolledBack := errors.Is(r.Err, runtime.ErrRolledBack) || errors.Is(r.Err, orchestrator.ErrRolledBack)
 	switch {
-	case (r.Err == nil && r.Action.Starts()) || rolledBack: // ready (on the last good release)
+	case (r.Err == nil && r.Action.Starts()) || errors.Is(r.Err, runtime.ErrRolledBack): // ready (on the last good release)
 		e.State, e.Health = runtime.StateRunning, runtime.HealthNone
 		if e.hasCheck {
 			e.Health = runtime.HealthHealthy
@@ -237,8 +232,15 @@ func (b *statusBook) recordApp(r orchestrator.AppReport, at time.Time) {
 	if r.Err != nil {
 		e.LastError, e.LastErrorAt = r.Err, at
 	}
-	if rolledBack {
-		e.Rollback = &Rollback{At: at, Reason: r.Err.Error()}
+	switch {
+	case r.Rollback != nil:
+		if e.Rollback == nil || *e.Rollback != *r.Rollback {
+			e.RolledBackAt = at
+		}
+		rb := *r.Rollback
+		e.Rollback = &rb
+	case r.Observed != runtime.StateUnknown: // judged, and not held
+		e.Rollback, e.RolledBackAt = nil, time.Time{}
 	}
 }
 

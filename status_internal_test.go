@@ -34,6 +34,7 @@ func statusApp(name string, check bool) App {
 func TestStatusFromReports(t *testing.T) {
 	notReady := fmt.Errorf("bitcoind: %w", orchestrator.ErrNotReady)
 	rolledBack := fmt.Errorf("bitcoind: upgrade failed: %w", runtime.ErrRolledBack)
+	held := orchestrator.Rollback{FailedImage: "localhost/bitcoind:2", FailedHash: "f00", Image: "localhost/bitcoind:1", Hash: "ba5e"}
 	base := AppStatus{Name: "bitcoind", Desired: true, Image: "localhost/bitcoind:1"}
 	for _, tc := range []struct {
 		name string
@@ -67,11 +68,15 @@ func TestStatusFromReports(t *testing.T) {
 			func(s *AppStatus) {
 				s.State, s.Reason, s.BackoffUntil = runtime.StateExited, "crash-loop backoff", t0.Add(time.Minute)
 			}},
-		{"an upgrade rolled back", orchestrator.AppReport{Observed: runtime.StateRunning, Action: orchestrator.ActionRecreate, Reason: "spec drifted", Err: rolledBack},
+		{"an upgrade rolled back", orchestrator.AppReport{Observed: runtime.StateRunning, Action: orchestrator.ActionRecreate, Reason: "spec drifted", Err: rolledBack, Rollback: &held},
 			func(s *AppStatus) {
 				s.State, s.Health, s.Reason, s.Err, s.LastError, s.LastErrorAt = runtime.StateRunning, runtime.HealthHealthy, "spec drifted", rolledBack, rolledBack, t0
 				s.LastAction, s.LastActionAt, s.LastActionReason = orchestrator.ActionRecreate, t0, "spec drifted"
-				s.Rollback = &Rollback{At: t0, Reason: rolledBack.Error()}
+				s.Rollback, s.RolledBackAt = &held, t0
+			}},
+		{"held on the last good release", orchestrator.AppReport{Observed: runtime.StateRunning, Health: runtime.HealthHealthy, Reason: "held", Rollback: &held},
+			func(s *AppStatus) {
+				s.State, s.Health, s.Reason, s.Rollback, s.RolledBackAt = runtime.StateRunning, runtime.HealthHealthy, "held", &held, t0
 			}},
 		{"not reached: the state stays", orchestrator.AppReport{Reason: "not reached", Err: context.Canceled},
 			func(s *AppStatus) {
@@ -100,8 +105,9 @@ func TestStatusLifecycleOfAnApp(t *testing.T) {
 	app.Companions = []companion.Spec{{Name: "bitcoind-ui", Image: "localhost/ui:1"}}
 	b.want(app)
 	rolledBack := fmt.Errorf("x: %w", runtime.ErrRolledBack)
+	held := &orchestrator.Rollback{FailedImage: "localhost/bitcoind:2", Image: "localhost/bitcoind:1"}
 	b.record(Report{Source: SourcePass, Start: t0,
-		Apps: []orchestrator.AppReport{{App: "bitcoind", Observed: runtime.StateMissing, Action: orchestrator.ActionCreate, Err: rolledBack},
+		Apps: []orchestrator.AppReport{{App: "bitcoind", Observed: runtime.StateMissing, Action: orchestrator.ActionCreate, Err: rolledBack, Rollback: held},
 			{App: "ghost", Observed: runtime.StateExited, Reason: "orphan"}, {App: "stranger", Reason: "unknown app"}},
 		Companions: []companion.UnitReport{{App: "bitcoind", Unit: "bitcoind-ui.service", Action: companion.ActionStarted, Status: companion.StatusActive,
 			State: quadlet.UnitState{ActiveState: "inactive", SubState: "dead"}}}})
