@@ -289,3 +289,15 @@ func TestRemoveRefusesAnInvalidAppName(t *testing.T) {
 		t.Fatal("an invalid removal acted")
 	}
 }
+
+func TestUnreadableStateIsReportedAndNothingActs(t *testing.T) {
+	e := setup(t, companion.Options{})
+	installed(t, e, "lnd", uiSpec("lnd-ui"))
+	e.units.StopExternally("lnd-ui.service")
+	e.units.FailNext("unit", errors.New("bus gone"))
+	e.units.Journal()
+	reps := e.m.Reconcile(context.Background())
+	if len(reps) != 1 || reps[0].Err == nil || reps[0].Action != companion.ActionNone || len(e.units.Journal()) != 0 {
+		t.Fatalf("reports %+v", reps)
+	}
+}

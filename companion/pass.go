@@ -99,7 +99,10 @@ func (m *Manager) apply(ctx context.Context, items []item) ([]UnitReport, bool) 
 		if errors.Is(err, quadlet.ErrNoSuchUnit) {
 			st, err = quadlet.UnitState{Name: it.unit(), LoadState: "not-found", ActiveState: "inactive", SubState: "dead"}, nil
 		}
-		s.st, s.rep.State, s.rep.Err = st, st, err
+		if err != nil {
+			s.rep.Err = fmt.Errorf("companion %s: %w", it.name, err)
+		}
+		s.st, s.rep.State = st, st
 	}
 	live := func(v verdict) []*step {
 		var out []*step
