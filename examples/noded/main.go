@@ -1,10 +1,11 @@
 //go:build remote && containers_image_openpgp && exclude_graphdriver_btrfs
 
-// Command noded is an example node daemon that embeds skerry against real rootless Podman and
-// the systemd user manager: two demo apps (busybox httpd standing in for bitcoind and lnd, lnd
-// waiting for a healthy bitcoind), a companion web UI under systemd, a pre-start hook that
-// renders the UI's config with an RPC password rotating every few passes, and the reconciler
-// printing a status line per pass.
+// Command noded is an example node daemon that embeds skerry (its Supervisor) against real
+// rootless Podman and the systemd user manager: two demo apps (busybox httpd standing in for
+// bitcoind and lnd, lnd waiting for a healthy bitcoind), a companion web UI under systemd, a
+// pre-start hook that renders bitcoind's config with an RPC password rotating every few passes,
+// a status line per periodic pass and one per event-driven pass that acted or failed. On SIGTERM
+// it exits within -shutdown-timeout. Bad flags are refused before anything is touched.
 //
 //	CGO_ENABLED=0 go build -tags "containers_image_openpgp exclude_graphdriver_btrfs remote" ./examples/noded
 //	./noded -image localhost/busybox:latest
@@ -16,6 +17,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -23,18 +25,16 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
-	"strings"
-	"sync"
 	"syscall"
 	"text/template"
 	"time"
 
+	"github.com/skerry-dev/skerry"
 	"github.com/skerry-dev/skerry/companion"
 	"github.com/skerry-dev/skerry/health"
 	"github.com/skerry-dev/skerry/hooks"
 	"github.com/skerry-dev/skerry/orchestrator"
 	"github.com/skerry-dev/skerry/quadlet/systemd"
-	"github.com/skerry-dev/skerry/reconciler"
 	"github.com/skerry-dev/skerry/runtime"
 	"github.com/skerry-dev/skerry/runtime/podman"
 )
@@ -45,18 +45,23 @@ func main() {
 		image     = flag.String("image", "localhost/busybox:latest", "image with busybox httpd, sh and wget")
 		interval  = flag.Duration("interval", 30*time.Second, "time between reconcile passes")
 		passes    = flag.Int("passes", 0, "exit after this many passes (0: run until signalled)")
-		rotate    = flag.Int("rotate-every", 3, "rotate the RPC password every N passes")
-		stateDir  = flag.String("state", defaultStateDir(), "directory for rendered configs")
+		rotate    = flag.Int("rotate-every", 3, "rotate the RPC password every N passes (0: never)")
+		stateDir  = flag.String("state", defaultStateDir(), "directory for rendered configs (an absolute path)")
 		uninstall = flag.Bool("uninstall", false, "remove the demo apps and their companions (volumes kept), then exit")
 		events    = flag.Bool("events", true, "react to podman events, container exits and unit state changes with per-app passes (the periodic pass stays as resync)")
 		extra     = flag.Int("apps", 0, "also manage this many filler apps (busybox httpd), e.g. to measure the footprint")
 		verbose   = flag.Bool("v", false, "log every action")
 		profile   = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-		schedule  = flag.Bool("schedule-checks", false, "run the apps' exec checks from the daemon instead of podman's systemd timers (needs -events; see orchestrator.Options.ScheduleExecChecks)")
+		schedule  = flag.Bool("schedule-checks", true, "run the apps' exec checks from the daemon instead of podman's systemd timers (needs -events, off by default without; see skerry.Options.EngineExecChecks)")
+		shutdown  = flag.Duration("shutdown-timeout", skerry.DefaultShutdownTimeout, "how long a signalled daemon may take to exit")
 	)
 	flag.Parse()
-	if *schedule && !*events {
-		fmt.Fprintln(os.Stderr, "noded: -schedule-checks needs -events: the checks run while the daemon watches")
+	if !*events && !isSet("schedule-checks") {
+		*schedule = false // without the watchers, podman runs the checks
+	}
+	cfg := config{*socket, *image, *interval, *passes, *rotate, *stateDir, *uninstall, *events, *schedule, *extra, *shutdown}
+	if err := cfg.validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "noded:", err)
 		os.Exit(2)
 	}
 	if *profile != "" {
@@ -73,11 +78,18 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, log, config{*socket, *image, *interval, *passes, *rotate, *stateDir, *uninstall, *events, *schedule, *extra}); err != nil {
+	if err := run(ctx, log, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "noded:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
+}
+
+// isSet reports whether the flag name was given on the command line.
+func isSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // startProfile starts a CPU profile written to path until pprof.StopCPUProfile.
@@ -90,146 +102,122 @@ func startProfile(path string) error {
 }
 
 type config struct {
-	socket      string
-	image       string
-	interval    time.Duration
-	passes      int
-	rotateEvery int
-	stateDir    string
-	uninstall   bool
-	events      bool
-	schedule    bool
-	extraApps   int
+	socket          string
+	image           string
+	interval        time.Duration
+	passes          int
+	rotateEvery     int
+	stateDir        string
+	uninstall       bool
+	events          bool
+	schedule        bool
+	extraApps       int
+	shutdownTimeout time.Duration
+}
+
+// errUsage marks a bad flag: the daemon touched nothing.
+var errUsage = errors.New("bad flag")
+
+// validate checks the flags before anything is touched.
+func (c config) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.interval <= 0:
+		return bad("-interval %v is not positive", c.interval)
+	case c.passes < 0:
+		return bad("-passes %d is negative", c.passes)
+	case c.rotateEvery < 0:
+		return bad("-rotate-every %d is negative", c.rotateEvery)
+	case c.extraApps < 0 || c.extraApps > 999:
+		return bad("-apps %d is outside 0..999", c.extraApps)
+	case c.shutdownTimeout <= 0:
+		return bad("-shutdown-timeout %v is not positive", c.shutdownTimeout)
+	case !filepath.IsAbs(c.stateDir) || filepath.Clean(c.stateDir) != c.stateDir:
+		return bad("-state %q is not a clean absolute path", c.stateDir)
+	case c.image == "":
+		return bad("-image is empty")
+	case c.schedule && !c.events:
+		return bad("-schedule-checks needs -events: the checks run while the daemon watches (pass -schedule-checks=false)")
+	}
+	return nil
 }
 
 func defaultStateDir() string {
-	if d, err := os.UserHomeDir(); err == nil {
+	if d, err := os.UserHomeDir(); err == nil && filepath.IsAbs(d) {
 		return filepath.Join(d, ".local", "state", "skerry-noded")
 	}
 	return "/tmp/skerry-noded"
 }
 
 func run(ctx context.Context, log *slog.Logger, cfg config) error {
+	rotation := 0
+	password := func() string { return fmt.Sprintf("rpc-password-%d", rotation) }
+	apps := append(demoApps(cfg.image, cfg.stateDir, password), fillerApps(cfg.image, cfg.extraApps)...)
+
 	rt, err := podman.New(ctx, cfg.socket)
 	if err != nil {
 		return err
 	}
-	units, err := systemd.New(ctx, systemd.User)
+	// The unit manager outlives ctx: passes that finish after a SIGTERM still reach systemd.
+	units, err := systemd.New(context.WithoutCancel(ctx), systemd.User)
 	if err != nil {
 		return err
 	}
 	defer units.Close()
-	comps, err := companion.New(units, rt, companion.Options{Logger: log})
-	if err != nil {
-		return err
-	}
-	o := orchestrator.New(rt, orchestrator.Options{Logger: log, Companions: comps, ScheduleExecChecks: cfg.schedule})
-	if err := os.MkdirAll(cfg.stateDir, 0o700); err != nil {
-		return err
-	}
 
-	rotation := 0
-	password := func() string { return fmt.Sprintf("rpc-password-%d", rotation) }
-	apps, ui := demoApps(cfg.image, cfg.stateDir, password)
-	apps = append(apps, fillerApps(cfg.image, cfg.extraApps)...)
-	if err := comps.Register("bitcoind-demo", ui); err != nil {
-		return err
-	}
-	if err := o.RegisterAll(ctx, apps...); err != nil {
-		return err
-	}
-	if cfg.uninstall {
-		var names []string
-		for _, a := range apps {
-			names = append([]string{a.Name}, names...) // dependants first
-		}
-		for _, a := range names {
-			if _, err := o.Uninstall(ctx, a, orchestrator.UninstallOptions{}); err != nil {
-				return err
-			}
-			fmt.Println("uninstalled", a)
-		}
-		return nil
-	}
-
-	pass := 0
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if cfg.events {
-		// A died/removed/unhealthy container gets its own pass at once; bursts coalesce. With
-		// -schedule-checks, this also runs the apps' checks.
-		var wg sync.WaitGroup
-		defer wg.Wait()
-		defer cancel()
-		wg.Go(func() {
-			o.WatchEvents(ctx, rt, func(r orchestrator.AppReport) {
-				if r.Action != orchestrator.ActionNone {
-					fmt.Printf("event %s\n", r)
+	pass := 0
+	sup, err := skerry.New(rt, units, skerry.Options{
+		Interval:         cfg.interval,
+		ShutdownTimeout:  cfg.shutdownTimeout,
+		EngineExecChecks: !cfg.schedule,
+		PeriodicOnly:     !cfg.events,
+		Logger:           log,
+		OnReport: func(r skerry.Report) {
+			if r.Source != skerry.SourcePass {
+				if r.Acted() > 0 || !r.Converged() {
+					fmt.Printf("%s %s\n", r.Source, r)
 				}
-			})
-		})
-		// A companion stopped or failed under systemd gets a pass of its own at once.
-		wg.Go(func() { comps.WatchUnits(ctx, units.UnitChanges) })
-	}
-	loop := reconciler.New(func(ctx context.Context) (status, error) {
-		r := o.ReconcileAll(ctx)
-		return status{apps: r, companions: comps.Reconcile(ctx)}, r.Err
-	}, reconciler.Options[status]{
-		Interval: cfg.interval,
-		Logger:   log,
-		OnReport: func(s status, err error) {
+				return
+			}
 			pass++
-			fmt.Printf("pass %d %s\n", pass, s)
+			fmt.Printf("pass %d %s (%v)\n", pass, r, r.Duration.Round(time.Millisecond))
 			if cfg.rotateEvery > 0 && pass%cfg.rotateEvery == 0 {
-				rotation++ // the next pass's hook rewrites the UI config; the UI restarts
+				rotation++ // the next pass's hook rewrites bitcoind's config; it restarts
 			}
 			if cfg.passes > 0 && pass >= cfg.passes {
 				cancel()
 			}
 		},
-	})
-	if err := loop.Run(ctx); err != nil && ctx.Err() == nil {
+	}, apps...)
+	if err != nil { // invalid apps: nothing was touched yet
+		return err
+	}
+	if cfg.uninstall {
+		for i := len(apps) - 1; i >= 0; i-- { // dependants first
+			if _, err := sup.Uninstall(ctx, apps[i].Name, orchestrator.UninstallOptions{}); err != nil {
+				return err
+			}
+			fmt.Println("uninstalled", apps[i].Name)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(cfg.stateDir, 0o700); err != nil {
+		return err
+	}
+	if err := sup.Run(ctx); !errors.Is(err, context.Canceled) {
 		return err
 	}
 	return nil
 }
 
-// status is one pass of the daemon: apps and companions.
-type status struct {
-	apps       orchestrator.Report
-	companions []companion.UnitReport
-}
-
-// String is the status line: every app and companion with its state and the action taken.
-func (s status) String() string {
-	if s.apps.Err != nil {
-		return "error: " + s.apps.Err.Error()
-	}
-	var parts []string
-	for _, a := range s.apps.Apps {
-		p := fmt.Sprintf("%s=%s/%s->%s", a.App, a.Observed, a.Health, a.Action)
-		if a.Err != nil {
-			p += "(" + a.Err.Error() + ")"
-		}
-		parts = append(parts, p)
-	}
-	for _, c := range s.companions {
-		p := fmt.Sprintf("%s=%s->%s", c.Unit, c.State.ActiveState, c.Action)
-		if c.Rewritten {
-			p += "(rewritten)"
-		}
-		if c.Err != nil {
-			p += "(" + c.Err.Error() + ")"
-		}
-		parts = append(parts, p)
-	}
-	return fmt.Sprintf("converged=%v %s (%v)", s.apps.Converged(), strings.Join(parts, " "), s.apps.Duration.Round(time.Millisecond))
-}
-
 // demoApps returns two apps and bitcoind's companion UI. A pre-start hook of bitcoind-demo
 // renders its config (holding the RPC password) into a file mounted read-only into it; when the
 // password rotates the hook reports a change and the orchestrator restarts bitcoind-demo.
-func demoApps(image, stateDir string, password func() string) ([]orchestrator.App, companion.Spec) {
+func demoApps(image, stateDir string, password func() string) []skerry.App {
 	web := func(name string, port uint16) orchestrator.App {
 		return orchestrator.App{
 			Name: name,
@@ -265,14 +253,14 @@ func demoApps(image, stateDir string, password func() string) ([]orchestrator.Ap
 		Health:      health.Check{Exec: []string{"wget", "-q", "-O-", "http://127.0.0.1:13002/"}, Interval: 5 * time.Second},
 		StopTimeout: time.Second,
 	}
-	return []orchestrator.App{btc, lnd}, ui
+	return []skerry.App{{App: btc, Companions: []companion.Spec{ui}}, {App: lnd}}
 }
 
 // fillerApps returns n busybox httpd apps without ports or hooks.
-func fillerApps(image string, n int) []orchestrator.App {
-	apps := make([]orchestrator.App, n)
+func fillerApps(image string, n int) []skerry.App {
+	apps := make([]skerry.App, n)
 	for i := range apps {
-		apps[i] = orchestrator.App{
+		apps[i].App = orchestrator.App{
 			Name: fmt.Sprintf("filler-%03d", i),
 			Container: runtime.ContainerSpec{Image: image, Command: []string{"httpd", "-f", "-p", "8080", "-h", "/www"},
 				StopTimeout: time.Second},
