@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"net/netip"
 	"path"
 	"regexp"
 	"strings"
@@ -158,12 +159,17 @@ func (spec ContainerSpec) validate(p *Problems, pre string) {
 			}
 		case MountBind:
 			ValidateHostPath(p, f+".Source", m.Source)
+			if strings.Contains(m.Source, ":") {
+				p.Add(f+".Source", "%q contains a ':', which podman's -v and Quadlet's Volume= read as a separator", m.Source)
+			}
 		default:
 			p.Add(f+".Type", "unknown mount type %d", m.Type)
 		}
 		switch {
 		case m.Target == "" || hasControl(m.Target) || !strings.HasPrefix(m.Target, "/") || hasDotDot(m.Target):
 			p.Add(f+".Target", "must be an absolute path without '..' or control characters")
+		case strings.Contains(m.Target, ":"):
+			p.Add(f+".Target", "%q contains a ':', which podman's -v and Quadlet's Volume= read as a separator", m.Target)
 		case targets[path.Clean(m.Target)]:
 			p.Add(f+".Target", "%q is mounted twice", m.Target)
 		}
@@ -219,18 +225,9 @@ func ValidateDuration(p *Problems, field string, d, lo, hi time.Duration) {
 }
 
 func validatePorts(p *Problems, pre string, ports []Port) {
-	type key struct {
-		ip    string
-		proto string
-		port  int
-	}
-	used := map[key]bool{}
 	for i, pt := range ports {
 		f := fmt.Sprintf("%sPorts[%d]", pre, i)
-		n := int(pt.Count)
-		if n == 0 {
-			n = 1
-		}
+		n := int(max(pt.Count, 1))
 		if pt.ContainerPort == 0 {
 			p.Add(f+".ContainerPort", "is 0")
 		}
@@ -240,28 +237,61 @@ func validatePorts(p *Problems, pre string, ports []Port) {
 		if int(pt.HostPort)+n-1 > 65535 || int(pt.ContainerPort)+n-1 > 65535 {
 			p.Add(f+".Count", "range of %d ports runs past 65535", n)
 		}
-		proto := pt.Protocol
-		if proto == "" {
-			proto = "tcp"
-		}
-		if proto != "tcp" && proto != "udp" {
+		if pt.Protocol != "" && pt.Protocol != "tcp" && pt.Protocol != "udp" {
 			p.Add(f+".Protocol", "%q must be tcp or udp", pt.Protocol)
 		}
-		if pt.HostIP != "" && !hostIPRE.MatchString(pt.HostIP) {
+		if pt.HostIP != "" && !ValidHostIP(pt.HostIP) {
 			p.Add(f+".HostIP", "%q is not an IP address", pt.HostIP)
 		}
-		for j := 0; j < n && int(pt.HostPort)+j <= 65535 && pt.HostPort != 0; j++ {
-			k := key{pt.HostIP, proto, int(pt.HostPort) + j}
-			if used[k] {
-				p.Add(f+".HostPort", "host port %d/%s is published twice", k.port, proto)
+		for j, prev := range ports[:i] {
+			if pt.HostPort != 0 && prev.HostPort != 0 && portsOverlap(prev, pt) {
+				p.Add(f+".HostPort", "host port %d/%s is published twice (also by Ports[%d])",
+					max(pt.HostPort, prev.HostPort), protocol(pt), j)
 				break
 			}
-			used[k] = true
 		}
 	}
 }
 
-var hostIPRE = regexp.MustCompile(`^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F:]+)$`)
+// ValidHostIP reports whether ip is an address podman can bind a published port to: an IPv4
+// or IPv6 address in its textual form, without brackets or a zone.
+func ValidHostIP(ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	return err == nil && a.Zone() == ""
+}
+
+func protocol(pt Port) string {
+	if pt.Protocol == "" {
+		return "tcp"
+	}
+	return pt.Protocol
+}
+
+// portsOverlap reports whether a and b publish a common host port of one protocol on
+// addresses that overlap (equal, or either of them all addresses).
+func portsOverlap(a, b Port) bool {
+	if protocol(a) != protocol(b) {
+		return false
+	}
+	if !anyAddr(a.HostIP) && !anyAddr(b.HostIP) && normAddr(a.HostIP) != normAddr(b.HostIP) {
+		return false
+	}
+	aEnd := int(a.HostPort) + int(max(a.Count, 1)) - 1
+	bEnd := int(b.HostPort) + int(max(b.Count, 1)) - 1
+	return int(a.HostPort) <= bEnd && int(b.HostPort) <= aEnd
+}
+
+func anyAddr(ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	return ip == "" || err == nil && a.IsUnspecified()
+}
+
+func normAddr(ip string) string {
+	if a, err := netip.ParseAddr(ip); err == nil {
+		return a.String()
+	}
+	return ip
+}
 
 func validateArgv(p *Problems, field string, argv []string) {
 	for i, a := range argv {

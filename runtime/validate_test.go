@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"errors"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -67,6 +68,21 @@ func TestValidationFindsEveryProblem(t *testing.T) {
 		{"Ports[1].Protocol", func(s *runtime.ContainerSpec) { s.Ports[1].Protocol = "sctp" }},
 		{"Ports[1].HostPort", func(s *runtime.ContainerSpec) { s.Ports[1].HostPort, s.Ports[1].Protocol = 8330, "tcp" }},
 		{"Ports[0].HostIP", func(s *runtime.ContainerSpec) { s.Ports[0].HostIP = "localhost" }},
+		{"Ports[0].HostIP", func(s *runtime.ContainerSpec) { s.Ports[0].HostIP = "999.999.999.999" }},
+		{"Ports[0].HostIP", func(s *runtime.ContainerSpec) { s.Ports[0].HostIP = "abc" }},
+		{"Ports[0].HostIP", func(s *runtime.ContainerSpec) { s.Ports[0].HostIP = "::::::" }},
+		{"Ports[0].HostIP", func(s *runtime.ContainerSpec) { s.Ports[0].HostIP = "[::1]" }},
+		{"Ports[0].HostIP", func(s *runtime.ContainerSpec) { s.Ports[0].HostIP = "fe80::1%eth0" }},
+		{"Ports[0].HostIP", func(s *runtime.ContainerSpec) { s.Ports[0].HostIP = "1.2.3" }},
+		{"Ports[1].HostPort", func(s *runtime.ContainerSpec) { // 0.0.0.0 overlaps every address
+			s.Ports[0].HostIP, s.Ports[1] = "127.0.0.1", runtime.Port{HostIP: "0.0.0.0", HostPort: 8332, ContainerPort: 1}
+		}},
+		{"Ports[1].HostPort", func(s *runtime.ContainerSpec) { // one address, spelled twice
+			s.Ports[0].HostIP, s.Ports[1] = "::1", runtime.Port{HostIP: "0:0::1", HostPort: 8330, ContainerPort: 1, Count: 3}
+		}},
+		{"Mounts[1].Source", func(s *runtime.ContainerSpec) { s.Mounts[1].Source = "/a:b" }},
+		{"Mounts[1].Target", func(s *runtime.ContainerSpec) { s.Mounts[1].Target = "/x:ro" }},
+		{"Mounts[0].Target", func(s *runtime.ContainerSpec) { s.Mounts[0].Target = "/data:z" }},
 		{"Mounts[0].Source", func(s *runtime.ContainerSpec) { s.Mounts[0].Source = "../x" }},
 		{"Mounts[1].Source", func(s *runtime.ContainerSpec) { s.Mounts[1].Source = "relative/path" }},
 		{"Mounts[1].Source", func(s *runtime.ContainerSpec) { s.Mounts[1].Source = "/srv/../etc/shadow" }},
@@ -101,6 +117,22 @@ func TestValidationFindsEveryProblem(t *testing.T) {
 	}
 }
 
+func TestValidHostIPsAndDistinctPorts(t *testing.T) {
+	for _, ip := range []string{"127.0.0.1", "0.0.0.0", "::", "::1", "2001:db8::1", "::ffff:10.0.0.1"} {
+		s := validSpec()
+		s.Ports[0].HostIP = ip
+		if err := s.Validate(); err != nil {
+			t.Errorf("host IP %q: %v", ip, err)
+		}
+	}
+	s := validSpec()
+	s.Ports = []runtime.Port{{HostIP: "127.0.0.1", HostPort: 80, ContainerPort: 80}, {HostIP: "127.0.0.2", HostPort: 80, ContainerPort: 80},
+		{HostPort: 80, ContainerPort: 80, Protocol: "udp"}, {HostPort: 81, ContainerPort: 81, Count: 2}}
+	if err := s.Validate(); err != nil {
+		t.Errorf("distinct addresses, protocols and ranges: %v", err)
+	}
+}
+
 func TestValidationListsAllProblemsWithoutSecrets(t *testing.T) {
 	s := validSpec()
 	s.Name, s.Image = "", ""
@@ -118,13 +150,14 @@ func TestValidationListsAllProblemsWithoutSecrets(t *testing.T) {
 // FuzzValidate feeds arbitrary specs to the validator: it must never panic, and a spec it
 // accepts must be free of what breaks unit files and command lines.
 func FuzzValidate(f *testing.F) {
-	f.Add("bitcoind", "localhost/busybox:latest", "RPC", "pw", "/srv/conf", "/etc/conf", uint16(8332), uint16(8332), uint16(1), "NET_ADMIN", "1000")
-	f.Add("a", "b", "", "", "", "", uint16(0), uint16(0), uint16(0), "", "")
-	f.Add("x/y", "UP\n", "1", "\x00", "../..", "rel", uint16(65535), uint16(1), uint16(9), "all", "root:root")
-	f.Fuzz(func(t *testing.T, name, image, envKey, envVal, bindSrc, target string, hostPort, ctrPort, count uint16, capName, user string) {
+	f.Add("bitcoind", "localhost/busybox:latest", "RPC", "pw", "/srv/conf", "/etc/conf", uint16(8332), uint16(8332), uint16(1), "NET_ADMIN", "1000", "")
+	f.Add("a", "b", "", "", "", "", uint16(0), uint16(0), uint16(0), "", "", "127.0.0.1")
+	f.Add("x/y", "UP\n", "1", "\x00", "../..", "rel", uint16(65535), uint16(1), uint16(9), "all", "root:root", "::::::")
+	f.Add("b", "busybox", "K", "v", "/a:b", "/x", uint16(80), uint16(80), uint16(1), "NET_ADMIN", "1", "999.999.999.999")
+	f.Fuzz(func(t *testing.T, name, image, envKey, envVal, bindSrc, target string, hostPort, ctrPort, count uint16, capName, user, hostIP string) {
 		s := runtime.ContainerSpec{
 			Name: name, Image: image, Env: map[string]string{envKey: envVal},
-			Ports:  []runtime.Port{{HostPort: hostPort, ContainerPort: ctrPort, Count: count}},
+			Ports:  []runtime.Port{{HostIP: hostIP, HostPort: hostPort, ContainerPort: ctrPort, Count: count}},
 			Mounts: []runtime.Mount{{Type: runtime.MountBind, Source: bindSrc, Target: target}},
 			CapAdd: []string{capName}, User: user,
 		}
@@ -148,6 +181,12 @@ func FuzzValidate(f *testing.F) {
 		}
 		if int(hostPort)+max(int(count), 1)-1 > 65535 || hostPort == 0 {
 			t.Fatalf("accepted port %d count %d", hostPort, count)
+		}
+		if strings.Contains(bindSrc+target, ":") {
+			t.Fatalf("accepted a mount with a ':' (breaks -v and Volume=): %q -> %q", bindSrc, target)
+		}
+		if hostIP != "" && net.ParseIP(hostIP) == nil {
+			t.Fatalf("accepted a host IP podman cannot parse: %q", hostIP)
 		}
 	})
 }
