@@ -160,8 +160,22 @@ func renderContainer(e *enc, c Container, opts Options) *section {
 			e.fail(cs, f, "%q is not port[-port][/tcp|/udp]", v)
 		}
 	})
-	w.list("Volume", c.Volume, func(f, v string) { e.volume(cs, f, v) })
-	w.wordEach("Mount", c.Mount, func(f, v string) { e.mount(cs, f, v, opts.Target) })
+	for i, v := range c.Volume {
+		field := fmt.Sprintf("Volume[%d]", i)
+		if v != "" {
+			e.volume(cs, field, v)
+		}
+		w.put("Volume", keepSpecifier(e.raw(cs, field, v, true), "", v), v)
+	}
+	for i, v := range c.Mount {
+		field := fmt.Sprintf("Mount[%d]", i)
+		if v != "" {
+			e.mount(cs, field, v, opts.Target)
+		}
+		enc, src := e.word(cs, field, v, false), mountSource(v)
+		enc = keepSpecifier(enc, "source=", src)
+		w.put("Mount", keepSpecifier(enc, "src=", src), v)
+	}
 	w.list("Tmpfs", c.Tmpfs, func(f, v string) {
 		if !containerPathRE.MatchString(strings.SplitN(v, ":", 2)[0]) {
 			e.fail(cs, f, "%q must start with an absolute container path", v)
@@ -170,11 +184,13 @@ func renderContainer(e *enc, c Container, opts Options) *section {
 	for _, k := range slices.Sorted(maps.Keys(c.Environment)) {
 		w.s.add("Environment", e.keyVal(cs, "Environment", k, c.Environment[k], envKeyRE, true))
 	}
-	w.wordEach("EnvironmentFile", c.EnvironmentFile, func(f, v string) {
-		if !strings.HasPrefix(v, "/") {
-			e.fail(cs, f, "%q is not an absolute path (Quadlet resolves it against the unit's directory)", v)
+	for i, v := range c.EnvironmentFile {
+		field := fmt.Sprintf("EnvironmentFile[%d]", i)
+		if v != "" && !envFileRE.MatchString(v) {
+			e.fail(cs, field, "%q is not a path of [A-Za-z0-9._@+~/-]: absolute, under %%h/ (or another directory specifier), or relative to the unit's directory", v)
 		}
-	})
+		w.put("EnvironmentFile", keepSpecifier(e.word(cs, field, v, false), `"`, v), v)
+	}
 	w.tri("EnvironmentHost", c.EnvironmentHost)
 	w.wordEach("Secret", c.Secret, nil)
 	for _, m := range []struct {
@@ -308,9 +324,6 @@ func renderHealth(w *cw, c Container) {
 	if v := c.Notify; v != "" {
 		if !oneOf(v, "true", "healthy") {
 			w.e.fail(cs, "Notify", "%q is not one of true, healthy", v)
-		}
-		if v == "healthy" && len(c.HealthCmd) == 0 {
-			w.e.fail(cs, "Notify", "healthy needs a HealthCmd")
 		}
 		w.put("Notify", v, v)
 	}

@@ -40,12 +40,19 @@ func (e *enc) fail(section, key, format string, args ...any) {
 // load) or which arrive changed; and a value that is exactly ";", which systemd reads as the
 // command separator wherever the value becomes a word of ExecStart (Quadlet does not quote it).
 func (e *enc) checkChars(section, key, v string, secret bool) bool {
+	return e.checkRunes(section, key, v, secret, false)
+}
+
+// checkRunes is checkChars; with words, the C0 controls other than NUL are allowed (a quoted
+// word carries them as C escapes).
+func (e *enc) checkRunes(section, key, v string, secret, words bool) bool {
 	if !utf8.ValidString(v) {
 		e.fail(section, key, "%s", show(v, secret, "is not valid UTF-8"))
 		return false
 	}
 	for _, r := range v {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) {
+		c0 := r < 0x20 || r == 0x7f
+		if (c0 && (!words || r == 0)) || (r >= 0x80 && r <= 0x9f) {
 			e.fail(section, key, "%s", show(v, secret, "contains a control character"))
 			return false
 		}
@@ -93,10 +100,12 @@ func (e *enc) raw(section, key, v string, cmdline bool) string {
 	return specifiers(v, cmdline)
 }
 
-// word encodes one exec-like word: double-quoted, with '\' and '"' C-escaped. It may not be
-// empty: Quadlet's parser drops an empty word and every word after it.
+// word encodes one exec-like word: double-quoted, with '\\' and '"' escaped and the C0
+// controls other than NUL written as C escapes ("\n", "\x1b"), which Quadlet's parser
+// unescapes and the generator escapes again for systemd. It may not be empty: Quadlet's parser
+// drops an empty word and every word after it.
 func (e *enc) word(section, key, v string, secret bool) string {
-	if !e.checkChars(section, key, v, secret) {
+	if !e.checkRunes(section, key, v, secret, true) {
 		return ""
 	}
 	if v == "" {
@@ -108,9 +117,25 @@ func (e *enc) word(section, key, v string, secret bool) string {
 	} else if r, _ := utf8.DecodeLastRuneInString(v); r != ' ' && unicode.IsSpace(r) {
 		e.fail(section, key, "%s", show(v, secret, "ends with a Unicode space, which podman's parser strips from the generated service"))
 	}
-	v = strings.ReplaceAll(v, `\`, `\\`)
-	v = strings.ReplaceAll(v, `"`, `\"`)
-	return `"` + specifiers(v, true) + `"`
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range specifiers(v, true) {
+		switch {
+		case r == '\\' || r == '"':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // words encodes a list of exec-like words as one value.

@@ -20,23 +20,60 @@ var (
 	hostPathRE = regexp.MustCompile(`^/[A-Za-z0-9._@+~/-]*$`)
 	// globPathRE adds the glob characters for type=glob sources.
 	globPathRE = regexp.MustCompile(`^/[A-Za-z0-9._@+~/*?\[\]-]*$`)
-	// volumeNameRE is podman's volume name rule, or a Quadlet "name.volume" reference.
-	volumeNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	// volumeNameRE is podman's volume name rule, or a Quadlet "name.volume" reference (whose
+	// name may be a template's, "name@.volume").
+	volumeNameRE = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9_.-]*|[A-Za-z0-9][A-Za-z0-9_.@-]*\.volume)$`)
+	aliasDirRE   = regexp.MustCompile(`^[A-Za-z0-9_.@/-]+$`)
 	// containerPathRE is a destination inside the container: absolute, no separator of the
 	// grammars it sits in (':' for Volume and Tmpfs, ',' and '=' for Mount).
 	containerPathRE = regexp.MustCompile(`^/[^,:=\s"'\\]*$`)
-	portRangeRE     = regexp.MustCompile(`^[0-9]+(-[0-9]+)?(/udp|/tcp)?$`)
+	// envFileRE is an EnvironmentFile path: absolute, under a directory specifier, or relative
+	// (Quadlet resolves it against the unit's directory).
+	envFileRE   = regexp.MustCompile(`^(/|%[htSCETV]/)?[A-Za-z0-9._@+~/-]+$`)
+	portRangeRE = regexp.MustCompile(`^[0-9]+(-[0-9]+)?(/udp|/tcp)?$`)
 )
 
 // cleanPath reports whether p is an absolute path in its simplest form: no "." or ".."
 // component, no "//", no trailing '/' (but "/").
 func cleanPath(p string) bool { return path.Clean(p) == p }
 
-// hostPath checks a bind source.
-func (e *enc) hostPath(section, key, p string, re *regexp.Regexp) {
-	if !re.MatchString(p) || !cleanPath(p) {
-		e.fail(section, key, "source %q must be a clean absolute path of [A-Za-z0-9._@+~/-] (Quadlet copies it into RequiresMountsFor=, which systemd splits and refuses with '..' or '$')", p)
+// hostDirSpecifiers are the systemd specifiers a host path may start with ("%h/data"): the
+// user's home, runtime, state, cache, configuration and temporary directories.
+const hostDirSpecifiers = "htSCETV"
+
+// hostPathBase splits a host path into its base ("%h", "." or "") and the absolute rest.
+func hostPathBase(p string) (base, rest string) {
+	switch {
+	case strings.HasPrefix(p, "./"):
+		return ".", p[1:]
+	case len(p) > 2 && p[0] == '%' && strings.IndexByte(hostDirSpecifiers, p[1]) >= 0 && p[2] == '/':
+		return p[:2], p[2:]
 	}
+	return "", p
+}
+
+// hostPath checks a bind source: an absolute path, or one under a directory specifier
+// ("%h/data", kept as a specifier: systemd expands it), or "./rel" (Quadlet resolves it
+// against the unit's directory); what follows is clean and of a safe character set.
+func (e *enc) hostPath(section, key, p string, re *regexp.Regexp) {
+	if _, rest := hostPathBase(p); !re.MatchString(rest) || !cleanPath(rest) || rest == "/" && p != "/" {
+		e.fail(section, key, "source %q must be a clean absolute path of [A-Za-z0-9._@+~/-], or one under %%h/ (or another directory specifier) or ./ (Quadlet copies it into RequiresMountsFor=, which systemd splits and refuses with '..' or '$')", p)
+	}
+}
+
+// isHostPath reports whether a Volume source is a path rather than a volume name.
+func isHostPath(src string) bool {
+	base, _ := hostPathBase(src)
+	return base != "" || strings.HasPrefix(src, "/")
+}
+
+// keepSpecifier undoes the '%' escaping of a directory specifier that starts a host path at
+// the given prefix of an encoded value ("Volume=%%h/data:/data" -> "Volume=%h/data:/data").
+func keepSpecifier(encoded, prefix, raw string) string {
+	if base, _ := hostPathBase(raw); len(base) == 2 {
+		return strings.Replace(encoded, prefix+"%"+base, prefix+base, 1)
+	}
+	return encoded
 }
 
 // volume checks one Volume= value: "[source:]target[:options]".
@@ -52,10 +89,10 @@ func (e *enc) volume(section, key, v string) {
 	switch {
 	case src == "":
 		e.fail(section, key, "%q: the source is empty (Quadlet then drops the options); for an anonymous volume write only the target", v)
-	case strings.HasPrefix(src, "/"):
+	case isHostPath(src):
 		e.hostPath(section, key, src, hostPathRE)
 	case !volumeNameRE.MatchString(src):
-		e.fail(section, key, "source %q is neither an absolute path nor a volume name [A-Za-z0-9][A-Za-z0-9_.-]* (a relative path is resolved against the unit's directory)", src)
+		e.fail(section, key, "source %q is neither a host path (/abs, %%h/rel, ./rel) nor a volume name [A-Za-z0-9][A-Za-z0-9_.-]*", src)
 	}
 	if !containerPathRE.MatchString(dst) {
 		e.fail(section, key, "target %q must be an absolute container path", dst)
@@ -154,7 +191,17 @@ func (e *enc) mount(section, key, v string, target Version) {
 		e.hostPath(section, key, src, globPathRE)
 	case typ == "volume" && !volumeNameRE.MatchString(src):
 		e.fail(section, key, "source %q is not a volume name [A-Za-z0-9][A-Za-z0-9_.-]*", src)
-	case strings.HasPrefix(src, "."):
+	case strings.HasPrefix(src, ".") || strings.HasPrefix(src, "%"):
 		e.fail(section, key, "source %q is relative (Quadlet resolves it against the unit's directory)", src)
 	}
+}
+
+// mountSource returns the source of a Mount value, "" without one.
+func mountSource(v string) string {
+	for _, tok := range strings.Split(v, ",") {
+		if name, val, _ := strings.Cut(tok, "="); name == "src" || name == "source" {
+			return val
+		}
+	}
+	return ""
 }

@@ -46,7 +46,11 @@ func TestRenderRefusesHostileClasses(t *testing.T) {
 		{"C1 control in Environment", "Environment[K]", "control", func(c *quadlet.Container) { c.Environment = map[string]string{"K": "hunter2\u0080"} }},
 		{"invalid UTF-8 in Environment", "Environment[K]", "UTF-8", func(c *quadlet.Container) { c.Environment = map[string]string{"K": "hunter2\xfe"} }},
 		{"Volume with empty source and options", "Volume[0]", "source is empty", func(c *quadlet.Container) { c.Volume = []string{":/data:ro"} }},
-		{"Volume with a relative source", "Volume[0]", "relative", func(c *quadlet.Container) { c.Volume = []string{"./data:/data"} }},
+		{"Volume with a relative source", "Volume[0]", "neither", func(c *quadlet.Container) { c.Volume = []string{"data/x:/data"} }},
+		{"Volume under an unknown specifier", "Volume[0]", "neither", func(c *quadlet.Container) { c.Volume = []string{"%n/x:/data"} }},
+		{"Volume under %h with '..'", "Volume[0]", "clean", func(c *quadlet.Container) { c.Volume = []string{"%h/../x:/data"} }},
+		{"NUL in Exec", "Exec[0]", "control", func(c *quadlet.Container) { c.Exec = []string{"a\x00"} }},
+		{"newline in User", "User", "control", func(c *quadlet.Container) { c.User = "a\nb" }},
 		{"bind source with a space", "Volume[0]", "clean absolute path", func(c *quadlet.Container) { c.Volume = []string{"/srv/my data:/data"} }},
 		{"bind source with '$'", "Volume[0]", "clean absolute path", func(c *quadlet.Container) { c.Volume = []string{"/srv/$HOME:/data"} }},
 		{"bind source with '..'", "Volume[0]", "clean absolute path", func(c *quadlet.Container) { c.Volume = []string{"/srv/../etc:/data"} }},
@@ -90,7 +94,8 @@ var specialWords = []string{"", ";", `\;`, "a;", ";b", "&&", "|", "`id`", "$", "
 // badValue reports whether no encoding carries v, so that Render must refuse it. A Unicode
 // space other than ' ' at either end is refused too: podman's parser strips it where the value
 // ends a line of the generated service.
-func badValue(v string) bool {
+// A quoted word carries the C0 controls but NUL (as C escapes); a raw value carries none.
+func badValue(v string, word bool) bool {
 	if v == "" || v == ";" || !utf8.ValidString(v) {
 		return true
 	}
@@ -100,7 +105,7 @@ func badValue(v string) bool {
 		return true
 	}
 	for _, r := range v {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) {
+		if (r < 0x20 || r == 0x7f) && (!word || r == 0) || (r >= 0x80 && r <= 0x9f) {
 			return true
 		}
 	}
@@ -147,12 +152,12 @@ func TestHostileWordsRefusedOrExact(t *testing.T) {
 			if f == "Environment[K]" {
 				v = "K=" + v
 			}
-			if badValue(v) {
+			if badValue(v, f != "User") {
 				bad = append(bad, f)
 			}
 		}
 		// User is a raw value: edges of whitespace, '"' or a trailing '\' are refused too.
-		if u := c.User; u != "" && !badValue(u) && (strings.TrimSpace(u) != u || strings.Trim(u, `"`) != u || strings.HasSuffix(u, `\`)) {
+		if u := c.User; u != "" && !badValue(u, false) && (strings.TrimSpace(u) != u || strings.Trim(u, `"`) != u || strings.HasSuffix(u, `\`)) {
 			bad = append(bad, "User")
 		}
 		if len(bad) == 0 {

@@ -62,7 +62,9 @@ func pathPart(t *rapid.T, label string) string {
 // volume name, a target, and options.
 func validVolume(t *rapid.T, label string) string {
 	src := rapid.OneOf(
-		rapid.Custom(func(t *rapid.T) string { return "/" + pathPart(t, "a") + "/" + pathPart(t, "b") }),
+		rapid.Custom(func(t *rapid.T) string {
+			return rapid.SampledFrom([]string{"", "%h", "%t", "."}).Draw(t, "base") + "/" + pathPart(t, "a") + "/" + pathPart(t, "b")
+		}),
 		rapid.StringMatching(`[A-Za-z0-9][A-Za-z0-9_.-]{0,8}`),
 	).Draw(t, label+"Source")
 	v := src + ":/" + hostile(t, label+"Target")

@@ -99,7 +99,11 @@ func Render(name string, u Unit, opts Options) ([]byte, error) {
 		key   string
 		names []string
 	}{{"WantedBy", u.WantedBy}, {"RequiredBy", u.RequiredBy}, {"UpheldBy", u.UpheldBy}, {"Alias", u.Alias}} {
-		if names := e.unitNames("Install", dep.key, dep.names); len(names) > 0 {
+		names := e.unitNames("Install", dep.key, aliasNames(e, dep.key, dep.names))
+		if dep.key == "Alias" && len(names) == len(dep.names) {
+			names = dep.names // checked, with their directories
+		}
+		if len(names) > 0 {
 			install.add(dep.key, strings.Join(names, " "))
 		}
 	}
@@ -115,6 +119,26 @@ func Render(name string, u Unit, opts Options) ([]byte, error) {
 		return nil, &Error{Unit: name + ".container", Problems: e.problems}
 	}
 	return b.Bytes(), nil
+}
+
+// aliasNames checks the directories of Alias values ("dir/alias.service") and returns their
+// unit names, for unitNames to check; other keys' names are returned as they are.
+func aliasNames(e *enc, key string, aliases []string) []string {
+	if key != "Alias" {
+		return aliases
+	}
+	out := make([]string, len(aliases))
+	for i, a := range aliases {
+		dir, name := "", a
+		if j := strings.LastIndexByte(a, '/'); j >= 0 {
+			dir, name = a[:j], a[j+1:]
+		}
+		if dir != "" && (!aliasDirRE.MatchString(dir) || !cleanPath("/"+dir)) {
+			e.fail("Install", fmt.Sprintf("Alias[%d]", i), "%q: the directory must be a clean relative path of [A-Za-z0-9_.@-]", a)
+		}
+		out[i] = name
+	}
+	return out
 }
 
 // section accumulates key=value lines in order.

@@ -148,7 +148,9 @@ func TestRenderRefusesInjection(t *testing.T) {
 		{"Image", func(u *quadlet.Unit) { u.Container.Image = "busybox\n[Service]\nExecStartPre=/bin/rm -rf /" }},
 		{"Description", func(u *quadlet.Unit) { u.Description = "x\rInjected=1" }},
 		{"Exec[1]", func(u *quadlet.Unit) { u.Container.Exec = []string{"sh", "a\x00b"} }},
-		{"Environment[PASS]", func(u *quadlet.Unit) { u.Container.Environment = map[string]string{"PASS": "hunter2\nExecStart=/evil"} }},
+		{"Environment[PASS]", func(u *quadlet.Unit) {
+			u.Container.Environment = map[string]string{"PASS": "hunter2\x00ExecStart=/evil"}
+		}},
 		{`Environment["A B"]`, func(u *quadlet.Unit) { u.Container.Environment = map[string]string{"A B": "x"} }},
 		{"User", func(u *quadlet.Unit) { u.Container.User = `app\` }},
 		{"User", func(u *quadlet.Unit) { u.Container.User = `"app"` }},
@@ -160,7 +162,7 @@ func TestRenderRefusesInjection(t *testing.T) {
 		{"After[0]", func(u *quadlet.Unit) { u.After = []string{"a.service b.service"} }},
 		{"WantedBy[0]", func(u *quadlet.Unit) { u.WantedBy = []string{"../default.target"} }},
 		{"Restart", func(u *quadlet.Unit) { u.Service.Restart = "sometimes" }},
-		{"Notify", func(u *quadlet.Unit) { u.Container.Notify = "healthy"; u.Container.HealthCmd = nil }},
+		{"Notify", func(u *quadlet.Unit) { u.Container.Notify = "yes" }},
 		{"Image", func(u *quadlet.Unit) { u.Container.Image = "" }},
 	} {
 		u := quadlet.Unit{Container: quadlet.Container{Image: "localhost/x:1"}}
@@ -182,6 +184,23 @@ func TestRenderRefusesInjection(t *testing.T) {
 			t.Errorf("%s: error leaks an environment value: %v", tc.key, err)
 		}
 	}
+}
+
+// A word carries newlines and other C0 controls as C escapes: no key is injected, and the
+// parser reads the value back.
+func TestRenderEscapesControlsInWords(t *testing.T) {
+	u := quadlet.Unit{Container: quadlet.Container{Image: "localhost/x:1", Exec: []string{"printf", "a\nb\tc\x1b"},
+		Environment: map[string]string{"PASS": "hunter2\nExecStart=/evil"}}}
+	got, err := quadlet.Render("x", u, quadlet.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`Exec="printf" "a\nb\tc\x1b"`, `Environment="PASS=hunter2\nExecStart=/evil"`} {
+		if !strings.Contains(string(got), want+"\n") {
+			t.Errorf("missing %s in:\n%s", want, got)
+		}
+	}
+	checkRoundTrip(t, u, got)
 }
 
 func TestRenderRefusesBadNames(t *testing.T) {

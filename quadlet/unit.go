@@ -27,7 +27,8 @@ type Unit struct {
 
 	// [Install] WantedBy: "default.target" enables the unit for the user manager.
 	WantedBy []string
-	// [Install] RequiredBy, UpheldBy and Alias name units, as WantedBy does.
+	// [Install] RequiredBy, UpheldBy and Alias name units, as WantedBy does; an Alias may sit in
+	// a subdirectory ("dir/alias.service"), where Quadlet links it.
 	RequiredBy, UpheldBy, Alias []string
 	// [Install] DefaultInstance= is the instance of a template unit ("name@.container") that
 	// enabling starts.
@@ -60,14 +61,18 @@ type Container struct {
 	// ExposeHostPort= values: "port[-port][/tcp|/udp]".
 	ExposeHostPort []string
 	// Volume= values: "[source:]target[:options]"; source is a volume name, "name.volume", or a
-	// clean absolute path of [A-Za-z0-9._@+~/-] (Quadlet copies it into RequiresMountsFor=).
+	// clean host path of [A-Za-z0-9._@+~/-] (Quadlet copies it into RequiresMountsFor=): absolute,
+	// under a systemd directory specifier ("%h/data": the user's home; also %t, %S, %C, %E, %T,
+	// %V, kept for systemd to expand), or relative to the unit's directory ("./data").
 	Volume []string
 	// Mount= values in podman --mount syntax: "type=bind,source=/a,destination=/b,ro"; checked
 	// against podman's mount grammar (type, options, a source where Quadlet needs one).
-	Mount           []string
-	Tmpfs           []string          // Tmpfs= values: "/path[:options]"
-	Environment     map[string]string // Environment= (values may be secrets: never in errors)
-	EnvironmentFile []string          // EnvironmentFile= absolute paths
+	Mount       []string
+	Tmpfs       []string          // Tmpfs= values: "/path[:options]"
+	Environment map[string]string // Environment= (values may be secrets: never in errors)
+	// EnvironmentFile= paths of [A-Za-z0-9._@+~/-]: absolute, under a directory specifier
+	// ("%h/app.env", kept for systemd to expand), or relative to the unit's directory.
+	EnvironmentFile []string
 	// EnvironmentHost= passes the host's environment (--env-host) when non-nil.
 	EnvironmentHost *bool
 	Secret          []string          // Secret= values: "name[,opt=value...]"
@@ -123,7 +128,7 @@ type Container struct {
 	HealthStartupRetries  int           // HealthStartupRetries=
 	HealthStartupSuccess  int           // HealthStartupSuccess=
 	// Notify= is "" (conmon notifies), "true" (the container does) or "healthy" (startup completes
-	// when the health check first passes).
+	// when the health check first passes: HealthCmd's, or the image's own).
 	Notify string
 	// PidsLimit= is emitted when non-nil; -1 means unlimited.
 	PidsLimit *int64
