@@ -229,7 +229,7 @@ func (o *Orchestrator) execute(ctx context.Context, s *appState, app App, a Acti
 	name := s.spec.Name
 	switch a {
 	case ActionCreate:
-		return o.starting(func() error { return o.createAndStart(ctx, s, app) })
+		return o.starting(func() error { return o.createAndStart(ctx, s, app, o.specOf(app)) })
 	case ActionStart:
 		return o.starting(func() error { return wrap("start", name, o.rt.Start(ctx, name)) })
 	case ActionRestart:
@@ -245,7 +245,7 @@ func (o *Orchestrator) execute(ctx context.Context, s *appState, app App, a Acti
 		if err := o.rt.Remove(ctx, name, runtime.RemoveOptions{Force: true}); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 			return wrap("remove", name, err)
 		}
-		return o.starting(func() error { return o.createAndStart(ctx, s, app) })
+		return o.starting(func() error { return o.createAndStart(ctx, s, app, o.specOf(app)) })
 	case ActionStop:
 		return wrap("stop", name, o.rt.Stop(ctx, name, s.spec.StopTimeout))
 	case ActionRemove:
@@ -294,9 +294,10 @@ func (o *Orchestrator) starting(f func() error) error {
 	return f()
 }
 
-// createAndStart creates the container of app (pulling its image when missing) and starts it.
-func (o *Orchestrator) createAndStart(ctx context.Context, s *appState, app App) error {
-	name, spec := s.spec.Name, o.specOf(app)
+// createAndStart creates the container spec of app (pulling its image when missing) and starts
+// it.
+func (o *Orchestrator) createAndStart(ctx context.Context, s *appState, app App, spec runtime.ContainerSpec) error {
+	name := s.spec.Name
 	err := o.rt.Create(ctx, spec)
 	if errors.Is(err, runtime.ErrImageNotFound) {
 		if err := o.ensureImage(ctx, app, spec); err != nil {

@@ -141,12 +141,17 @@ func New(rt runtime.Runtime, opts Options) *Orchestrator {
 	return &Orchestrator{rt: rt, opts: opts, log: opts.Logger, apps: map[string]*appState{}}
 }
 
+// acquire takes the app's lock, or fails with an error wrapping ErrInterrupted when ctx ends
+// first. A ctx that has ended never gets the lock.
 func (s *appState) acquire(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return interrupted(ctx)
+	}
 	select {
 	case s.lock <- struct{}{}:
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return interrupted(ctx)
 	}
 }
 

@@ -62,6 +62,17 @@ func (o *Orchestrator) ReconcileAll(ctx context.Context) Report {
 			add(o.reconcileOne(ctx, s, obs, recs[name], gens[name]))
 		})
 	}
+	// A pass whose context ended never leaves an app out of its report (a report without it
+	// could pass for converged).
+	reported := map[string]bool{}
+	for _, r := range rep.Apps {
+		reported[r.App] = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(states)) {
+		if !reported[name] && ctx.Err() != nil {
+			rep.Apps = append(rep.Apps, AppReport{App: name, Err: interrupted(ctx), Reason: "not reached: interrupted"})
+		}
+	}
 	slices.SortFunc(rep.Apps, func(a, b AppReport) int { return strings.Compare(a.App, b.App) })
 	rep.Duration = time.Since(rep.Start)
 	return rep
@@ -76,7 +87,7 @@ func (o *Orchestrator) ReconcileApp(ctx context.Context, name string) AppReport 
 		return AppReport{App: name, Reason: "unknown app"}
 	}
 	if err := s.acquire(ctx); err != nil {
-		return AppReport{App: name, Err: err, Reason: "not reached"}
+		return AppReport{App: name, Err: err, Reason: "not reached: interrupted"}
 	}
 	defer s.release()
 	rep, _ := o.ensure(ctx, s, nil, nil, false)
@@ -219,7 +230,7 @@ func yieldSlot(ctx context.Context) func() {
 // are observed again when another operation acted on the app since (its generation moved).
 func (o *Orchestrator) reconcileOne(ctx context.Context, s *appState, obs runtime.Observation, recs *records, gen uint64) AppReport {
 	if err := s.acquire(ctx); err != nil {
-		return AppReport{App: obs.Name, Err: err, Reason: "not reached"}
+		return AppReport{App: obs.Name, Err: err, Reason: "not reached: interrupted"}
 	}
 	defer s.release()
 	o.mu.Lock()

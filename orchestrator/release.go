@@ -49,6 +49,14 @@ const (
 	failedSuffix = ".FAILED"
 )
 
+// Labels of a container created by an upgrade: the image and spec hash of the release it
+// replaced. A FAILED record keeps them, so that a restarted daemon knows what the app was held on
+// even when that container is gone (and, when only the image differed, recreates it).
+const (
+	labelPrevImage = "io.skerry.previous-image"
+	labelPrevHash  = "io.skerry.previous-spec-hash"
+)
+
 // records are an app's release records as last observed. known is false until a List call
 // showed them (every pass's does) or the app was looked up.
 type records struct {
@@ -170,9 +178,16 @@ func (o *Orchestrator) settleHold(ctx context.Context, s *appState, obs runtime.
 	case !s.desired || explicit:
 	case s.hold != nil && s.hold.FailedHash == want && (obs.SpecHash() == s.hold.Hash || missing):
 		h = s.hold
-	case s.recs.failed != nil && s.recs.failed.SpecHash() == want && other:
-		h = &hold{Rollback: Rollback{FailedImage: s.recs.failed.Image, FailedHash: want, Image: obs.Image, Hash: obs.SpecHash()}}
-		h.good = o.goodFor(s, obs)
+	case s.recs.failed != nil && s.recs.failed.SpecHash() == want && (other || missing):
+		on := obs
+		if missing { // the release it was held on, as the failed one's labels name it
+			l := s.recs.failed.Labels
+			on = runtime.Observation{Image: l[labelPrevImage], Labels: map[string]string{runtime.LabelSpecHash: l[labelPrevHash]}}
+		}
+		if on.SpecHash() != "" {
+			h = &hold{Rollback: Rollback{FailedImage: s.recs.failed.Image, FailedHash: want, Image: on.Image, Hash: on.SpecHash()}}
+			h.good = o.goodFor(s, on)
+		}
 	}
 	if h != nil && h.good == nil && wedged {
 		// Held on a container that is gone or must be recreated, from a spec this process does
@@ -247,7 +262,9 @@ func (o *Orchestrator) upgrade(ctx context.Context, s *appState, ren runtime.Ren
 	if err := o.rt.Stop(ctx, kept.Name, s.spec.StopTimeout); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 		return wrap("stop", kept.Name, err) // PREV still runs: the next operation restores it
 	}
-	err := o.starting(func() error { return o.createAndStart(ctx, s, s.app) })
+	spec := o.specOf(s.app)
+	spec.Labels[labelPrevImage], spec.Labels[labelPrevHash] = old.Image, old.SpecHash()
+	err := o.starting(func() error { return o.createAndStart(ctx, s, s.app, spec) })
 	if err == nil {
 		err = o.waitReady(ctx, s, s.app)
 	}
@@ -255,11 +272,20 @@ func (o *Orchestrator) upgrade(ctx context.Context, s *appState, ren runtime.Ren
 }
 
 // finishUpgrade completes an upgrade that a previous operation (or daemon) left with its PREV
-// record: the verdict on the new container when it is there, else the PREV release restored.
+// record: the verdict on the new container when it was started, else the PREV release restored
+// (and the upgrade starts over).
 // It returns the app's container as it is afterwards.
 func (o *Orchestrator) finishUpgrade(ctx context.Context, s *appState, ren runtime.Renamer, obs runtime.Observation, rep *AppReport) (runtime.Observation, error) {
 	name := s.spec.Name
 	var err error
+	if obs.State == runtime.StateCreated && obs.StartedAt.IsZero() {
+		// Created, never started: the upgrade was interrupted before its start, which is no
+		// verdict on the release. It starts over from the previous release.
+		if err := o.rt.Remove(ctx, name, runtime.RemoveOptions{Force: true}); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			return obs, wrap("remove", name, err)
+		}
+		obs = runtime.Missing(name)
+	}
 	if obs.State == runtime.StateMissing {
 		rep.Action, rep.Reason = ActionStart, "restoring the previous release an interrupted upgrade left"
 		err = o.restorePrev(ctx, s, ren)

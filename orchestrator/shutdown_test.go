@@ -11,6 +11,7 @@ import (
 	"github.com/skerry-dev/skerry/orchestrator"
 	"github.com/skerry-dev/skerry/reconciler"
 	"github.com/skerry-dev/skerry/runtime"
+	"github.com/skerry-dev/skerry/runtime/fake"
 )
 
 // TestShutdownEndsEveryWait: when the context ends, every wait of the orchestrator ends with it:
@@ -83,4 +84,29 @@ func TestShutdownEndsEveryWait(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A pass whose context ends midway says so for every app it did not finish: its report is never
+// taken for converged.
+func TestPassCutShortIsNotConverged(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, o := setup(orchestrator.Options{Workers: 1})
+		for _, name := range []string{"a", "b", "c"} {
+			if err := o.Register(context.Background(), newApp(name)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rt.Hang(fake.OpCreate, true)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		rep := o.ReconcileAll(ctx)
+		if rep.Converged() || rep.Err != nil || len(rep.Apps) != 3 {
+			t.Fatalf("pass cut short: %v", rep)
+		}
+		for _, a := range rep.Apps {
+			if !errors.Is(a.Err, orchestrator.ErrInterrupted) || !errors.Is(a.Err, context.DeadlineExceeded) || !strings.Contains(a.Reason, "interrupted") {
+				t.Errorf("%s: %v (%s)", a.App, a.Err, a.Reason)
+			}
+		}
+	})
 }
