@@ -33,7 +33,9 @@ type AppReport struct {
 	Duration time.Duration
 }
 
-// OK reports whether the app needs no further attention: no error and not waiting.
+// OK reports whether the app needs no further attention: no error and not waiting. An app held
+// on its last good release (Rollback set) is OK: nothing more is done until its desired spec
+// changes.
 func (r AppReport) OK() bool { return r.Err == nil && r.Action != ActionWait }
 
 func (r AppReport) String() string {
