@@ -4,13 +4,13 @@ package fault_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -18,12 +18,12 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/skerry-dev/skerry"
 	"github.com/skerry-dev/skerry/companion"
 	"github.com/skerry-dev/skerry/health"
 	"github.com/skerry-dev/skerry/hooks"
 	"github.com/skerry-dev/skerry/orchestrator"
 	"github.com/skerry-dev/skerry/quadlet/systemd"
-	"github.com/skerry-dev/skerry/reconciler"
 	"github.com/skerry-dev/skerry/runtime"
 	"github.com/skerry-dev/skerry/runtime/podman"
 )
@@ -37,10 +37,10 @@ const (
 	uiName    = "fault-btc-ui"
 	uiUnit    = uiName + ".service"
 	badRel    = "bad" // a release whose check never passes: no server listens
-	// passTimeout bounds one pass; shutdownBound is what a SIGTERM may take (the pass in
-	// flight is let finish, then the watchers end and the bus is closed).
-	passTimeout   = 20 * time.Second
-	shutdownBound = passTimeout + 5*time.Second
+	// passTimeout bounds one pass; shutdownBound is what a SIGTERM may take: the supervisor's
+	// shutdown timeout and the process's exit.
+	passTimeout   = 60 * time.Second
+	shutdownBound = skerry.DefaultShutdownTimeout + 2*time.Second
 	readyTimeout  = 6 * time.Second
 )
 
@@ -89,9 +89,10 @@ func stateDir() string { return filepath.Join(os.Getenv("HOME"), ".local", "stat
 
 func confPath() string { return filepath.Join(stateDir(), "btc", "bitcoin.conf") }
 
-// runChild is the daemon: what a node OS embedding skerry runs, wired like examples/noded. It
-// prints one line per pass ("pass N converged=B ...") and "shutdown after D" when it ends on
-// SIGTERM.
+// runChild is the daemon: what a node OS embedding skerry runs, wired like examples/noded
+// (the supervisor over podman and the user manager). It prints one line per periodic pass
+// ("pass N converged=B ..."), the other reports that acted or did not converge, and "shutdown
+// after D" when it ends on SIGTERM.
 func runChild(cfg childConfig) int {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -106,27 +107,54 @@ func runChild(cfg childConfig) int {
 	if err != nil {
 		return fail("podman", err)
 	}
+	// The signal's context, as a daemon written without special care would pass it: the bus
+	// connection must not end with it while passes finish.
 	units, err := systemd.New(ctx, systemd.User)
 	if err != nil {
 		return fail("systemd", err)
 	}
 	defer units.Close()
-	comps, err := companion.New(units, rt, companion.Options{Logger: log})
-	if err != nil {
-		return fail("companion", err)
-	}
-	o := orchestrator.New(rt, orchestrator.Options{Logger: log, Companions: comps})
 	var rotation atomic.Int64
 	password := func() string { return fmt.Sprintf("%s-%d", cfg.Password, rotation.Load()) }
-	if err := comps.Register(btcApp, uiSpec(cfg.Image, cfg.UIRelease)); err != nil {
-		return fail("register companion", err)
-	}
-	if err := o.RegisterAll(ctx, nodeApps(cfg.Image, cfg.Release, password)...); err != nil {
-		return fail("register", err)
+	pass, upgrading := 0, false
+	var sup *skerry.Supervisor
+	var upgrades sync.WaitGroup
+	defer upgrades.Wait()
+	sup, err = skerry.New(rt, units, skerry.Options{
+		Interval: time.Second, ShutdownTimeout: skerry.DefaultShutdownTimeout, PassTimeout: passTimeout,
+		// The supervisor runs the exec checks unless told to leave them to podman's timers
+		// (which issue 14's finding 4 leaked).
+		EngineExecChecks: os.Getenv("SKERRY_FAULT_ENGINE_CHECKS") == "1",
+		Logger:           log,
+		OnReport: func(r skerry.Report) {
+			if r.Source != skerry.SourcePass {
+				if r.Acted() > 0 || !r.Converged() {
+					fmt.Printf("%s converged=%v %s\n", r.Source, r.Converged(), r)
+				}
+				return
+			}
+			pass++
+			fmt.Printf("pass %d converged=%v %s\n", pass, r.Converged(), r)
+			if cfg.Rotate > 0 && pass%cfg.Rotate == 0 {
+				rotation.Add(1)
+			}
+			if cfg.UpgradeTo != "" && r.Converged() && !upgrading {
+				upgrading = true
+				upgrades.Go(func() { // an upgrade inside the process: Install waits for its outcome
+					for _, a := range nodeApps(cfg.Image, cfg.UpgradeTo, password, uiSpec(cfg.Image, cfg.UIRelease)) {
+						_, err := sup.Install(ctx, a)
+						fmt.Printf("upgrade %s to %s: %v\n", a.Name, cfg.UpgradeTo, err)
+					}
+				})
+			}
+		},
+	}, nodeApps(cfg.Image, cfg.Release, password, uiSpec(cfg.Image, cfg.UIRelease))...)
+	if err != nil {
+		return fail("supervisor", err)
 	}
 	if cfg.Mode == "uninstall" {
 		for _, a := range []string{lndApp, btcApp} { // dependants first
-			if _, err := o.Uninstall(ctx, a, orchestrator.UninstallOptions{}); err != nil {
+			if _, err := sup.Uninstall(ctx, a, orchestrator.UninstallOptions{}); err != nil {
 				return fail("uninstall "+a, err)
 			}
 			fmt.Println("uninstalled", a)
@@ -134,82 +162,19 @@ func runChild(cfg childConfig) int {
 		fmt.Println("uninstall done")
 		return 0
 	}
-
-	wctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { o.WatchEvents(wctx, rt, nil) })
-	wg.Go(func() { comps.WatchUnits(wctx, units.UnitChanges) })
-	pass := 0
-	loop := reconciler.New(func(ctx context.Context) (passStatus, error) {
-		r := o.ReconcileAll(ctx)
-		return passStatus{apps: r, companions: comps.Reconcile(ctx)}, r.Err
-	}, reconciler.Options[passStatus]{
-		Interval: time.Second, PassTimeout: passTimeout, Logger: log,
-		OnReport: func(s passStatus, _ error) {
-			pass++
-			fmt.Printf("pass %d %s\n", pass, s)
-			if cfg.Rotate > 0 && pass%cfg.Rotate == 0 {
-				rotation.Add(1)
-			}
-			if cfg.UpgradeTo != "" && s.converged() {
-				if err := o.RegisterAll(ctx, nodeApps(cfg.Image, cfg.UpgradeTo, password)...); err != nil {
-					fmt.Fprintln(os.Stderr, "child: upgrade:", err)
-				}
-				fmt.Println("upgrading to", cfg.UpgradeTo)
-				cfg.UpgradeTo = ""
-			}
-		},
-	})
-	loop.Run(ctx)
-	cancel()
-	wg.Wait()
+	err = sup.Run(ctx)
 	if at := signalled.Load(); at != 0 {
-		fmt.Printf("shutdown after %v\n", time.Since(time.Unix(0, at)).Round(time.Millisecond))
+		fmt.Printf("shutdown after %v (%v)\n", time.Since(time.Unix(0, at)).Round(time.Millisecond), err)
+	}
+	if !errors.Is(err, context.Canceled) {
+		return fail("run", err)
 	}
 	return 0
 }
 
-// passStatus is one pass of the daemon: apps and companions.
-type passStatus struct {
-	apps       orchestrator.Report
-	companions []companion.UnitReport
-}
-
-// converged: every app OK and every companion without error.
-func (s passStatus) converged() bool {
-	for _, c := range s.companions {
-		if c.Err != nil {
-			return false
-		}
-	}
-	return s.apps.Converged()
-}
-
-func (s passStatus) String() string {
-	var parts []string
-	if s.apps.Err != nil {
-		parts = append(parts, "error: "+s.apps.Err.Error())
-	}
-	for _, a := range s.apps.Apps {
-		p := fmt.Sprintf("%s=%s/%s->%s", a.App, a.Observed, a.Health, a.Action)
-		if a.Err != nil {
-			p += "(" + a.Err.Error() + ")"
-		}
-		parts = append(parts, p)
-	}
-	for _, c := range s.companions {
-		p := fmt.Sprintf("%s=%s->%s", c.Unit, c.State.ActiveState, c.Action)
-		if c.Err != nil {
-			p += "(" + c.Err.Error() + ")"
-		}
-		parts = append(parts, p)
-	}
-	return fmt.Sprintf("converged=%v %s", s.converged(), strings.Join(parts, " "))
-}
-
-// nodeApps are btc and lnd on release rel: busybox httpd with an exec check; rel badRel runs no
-// server, so its check never passes.
-func nodeApps(image, rel string, password func() string) []orchestrator.App {
+// nodeApps are btc (with ui, its companions) and lnd on release rel: busybox httpd with an exec
+// check; rel badRel runs no server, so its check never passes.
+func nodeApps(image, rel string, password func() string, ui ...companion.Spec) []skerry.App {
 	web := func(name string, port uint16) orchestrator.App {
 		cmd := []string{"httpd", "-f", "-p", fmt.Sprint(port), "-h", "/www"}
 		if rel == badRel {
@@ -244,7 +209,7 @@ func nodeApps(image, rel string, password func() string) []orchestrator.App {
 	}
 	lnd := web(lndApp, 19835)
 	lnd.DependsOn = []orchestrator.Dependency{{App: btcApp, Condition: orchestrator.Healthy}}
-	return []orchestrator.App{btc, lnd}
+	return []skerry.App{{App: btc, Companions: ui}, {App: lnd}}
 }
 
 // uiSpec is btc's companion web UI on release rel.

@@ -60,7 +60,9 @@ type want struct {
 	release   string // the apps' release (the last good one)
 	uiRelease string
 	password  string // the full password in btc's config; "" accepts any well-formed one
-	markers   map[string]string
+	// held: the apps' desired release failed; they may carry the record of it (<app>.FAILED).
+	held    bool
+	markers map[string]string
 }
 
 var (
@@ -82,15 +84,25 @@ func checkNode(w want) []string {
 		running[c.ID] = c.State == "running"
 	}
 	for _, app := range apps {
+		// The app's container, and the records of an upgrade (orchestrator/release.go):
+		// <app>.PREV while one is under way, <app>.FAILED while the app is held.
 		var mine []ctr
+		var others []string
 		for _, c := range cs {
-			if c.Labels[runtime.LabelApp] == app || c.named(app) {
+			switch {
+			case c.named(app):
 				mine = append(mine, c)
+			case c.named(app+".FAILED") && w.held && w.installed && c.State != "running":
+			case c.Labels[runtime.LabelApp] == app || c.named(app+".PREV") || c.named(app+".FAILED"):
+				others = append(others, fmt.Sprintf("%v (%s)", c.Names, c.State))
 			}
+		}
+		if len(others) > 0 {
+			bad("%s: stray containers %v", app, others)
 		}
 		if !w.installed {
 			if len(mine) > 0 {
-				bad("%s: uninstalled, but %d container(s) remain", app, len(mine))
+				bad("%s: uninstalled, but its container remains (%s)", app, mine[0].State)
 			}
 		} else if len(mine) != 1 {
 			bad("%s: %d containers, want exactly 1", app, len(mine))
