@@ -322,6 +322,9 @@ func (o *Orchestrator) verdict(ctx context.Context, s *appState, ren runtime.Ren
 // it. The caller holds s.lock.
 func (o *Orchestrator) rollback(ctx context.Context, s *appState, ren runtime.Renamer, cause error, rep *AppReport) error {
 	name := s.spec.Name
+	if s.recs.prev == nil { // nothing to go back to (removed behind skerry's back)
+		return cause
+	}
 	rep.Logs = o.logTail(ctx, name)
 	failed, err := o.observe(ctx, name)
 	if err != nil {
