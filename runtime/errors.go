@@ -8,6 +8,9 @@ var (
 	ErrNotFound = errors.New("container not found")
 	// ErrAlreadyExists: a container of that name exists already.
 	ErrAlreadyExists = errors.New("container already exists")
+	// ErrPortInUse: a host port the container publishes is taken (by another container or
+	// process); the container was created but could not start.
+	ErrPortInUse = errors.New("host port already in use")
 	// ErrImageNotFound: the image is not present locally.
 	ErrImageNotFound = errors.New("image not found")
 	// ErrInvalidSpec: a spec failed validation; the error is a *ValidationError.

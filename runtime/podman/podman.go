@@ -9,12 +9,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"os"
 	"slices"
 	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/containers/common/libnetwork/types"
@@ -25,7 +22,6 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/system"
 	"github.com/containers/podman/v5/pkg/bindings/volumes"
 	"github.com/containers/podman/v5/pkg/domain/entities"
-	"github.com/containers/podman/v5/pkg/errorhandling"
 	"github.com/containers/podman/v5/pkg/specgen"
 	spec "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -85,29 +81,6 @@ func (c *connCtx) Value(key any) any {
 		return v
 	}
 	return c.Context.Value(key)
-}
-
-// mapErr turns binding errors into the runtime's sentinels: 404 -> notFound, a refused or
-// missing socket -> runtime.ErrUnavailable.
-func mapErr(err error, notFound error) error {
-	if err == nil {
-		return nil
-	}
-	var model *errorhandling.ErrorModel
-	if errors.As(err, &model) {
-		switch {
-		case model.ResponseCode == 404:
-			return fmt.Errorf("%w: %s", notFound, model.Because)
-		case model.ResponseCode == 409 || strings.Contains(model.Because, "already in use") || strings.Contains(model.Because, "already exists"):
-			return fmt.Errorf("%w: %s", runtime.ErrAlreadyExists, model.Because)
-		}
-		return fmt.Errorf("podman: %s (HTTP %d)", model.Because, model.ResponseCode)
-	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
-		return fmt.Errorf("%w: %v", runtime.ErrUnavailable, err)
-	}
-	return err
 }
 
 // List implements runtime.Containers with one label-filtered call; health comes from the list's
