@@ -29,40 +29,46 @@ const (
 	System
 )
 
-// Manager is a connection to one systemd manager. It is safe for concurrent use. Close it when
-// done.
+// Manager is a connection to one systemd manager. It is safe for concurrent use, and it
+// outlives the bus: a call that finds its connection lost (the bus restarted, the manager
+// re-executed) dials a new one, and an idempotent call (all but Restart) that lost its
+// connection midway runs once more over the new one. While the bus cannot be reached, calls
+// fail at once with an error wrapping quadlet.ErrUnavailable, and a new dial is tried after a
+// backoff (100 ms doubling to 2 s). Close it when done: nothing else closes it.
 type Manager struct {
-	conn  *dbus.Conn
 	scope Scope
+	conns conns
+	open  opener
 }
 
 // New connects to the manager of scope. The user manager is reached on
-// $DBUS_SESSION_BUS_ADDRESS, else /run/user/<uid>/bus.
+// $DBUS_SESSION_BUS_ADDRESS, else /run/user/<uid>/bus. ctx bounds the connection attempt
+// only: the Manager keeps working after ctx ends, until Close. An error wraps
+// quadlet.ErrUnavailable when the bus could not be reached.
 func New(ctx context.Context, scope Scope) (*Manager, error) {
-	var (
-		conn *dbus.Conn
-		err  error
-	)
-	switch scope {
-	case User:
-		conn, err = dbus.NewUserConnectionContext(ctx)
-	case System:
-		conn, err = dbus.NewSystemConnectionContext(ctx)
-	default:
+	if scope != User && scope != System {
 		return nil, fmt.Errorf("systemd: unknown scope %d", scope)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("systemd: connect: %w", err)
-	}
-	return &Manager{conn: conn, scope: scope}, nil
+	return newManager(ctx, scope, busDialer(openBus(scope)), openBus(scope))
 }
 
-// Close closes the connection.
-func (m *Manager) Close() { m.conn.Close() }
+// newManager connects with dial; UnitChanges streams are opened with open.
+func newManager(ctx context.Context, scope Scope, dial dialer, open opener) (*Manager, error) {
+	m := &Manager{scope: scope, conns: conns{dial: dial}, open: open}
+	if _, err := m.conns.get(ctx); err != nil {
+		return nil, fmt.Errorf("systemd: %w", err)
+	}
+	return m, nil
+}
+
+// Close closes the connection; later calls fail with quadlet.ErrUnavailable. Open UnitChanges
+// streams end with their own contexts.
+func (m *Manager) Close() { m.conns.close() }
 
 // Reload is `systemctl daemon-reload`: it re-runs the generators, Quadlet's among them.
 func (m *Manager) Reload(ctx context.Context) error {
-	if err := m.conn.ReloadContext(ctx); err != nil {
+	err := m.conns.call(ctx, true, func(b bus, _ <-chan struct{}) error { return b.ReloadContext(ctx) })
+	if err != nil {
 		return fmt.Errorf("systemd: daemon-reload: %w", err)
 	}
 	return nil
@@ -71,28 +77,30 @@ func (m *Manager) Reload(ctx context.Context) error {
 // Start starts unit and waits for the job's result (for a Notify=healthy Quadlet unit: until
 // the container is healthy, or TimeoutStartSec).
 func (m *Manager) Start(ctx context.Context, unit string) error {
-	return m.job(ctx, "start", unit, m.conn.StartUnitContext)
+	return m.job(ctx, "start", unit, true, bus.StartUnitContext)
 }
 
 // Stop stops unit and waits for the job's result. Stopping a unit systemd does not know is
 // not an error.
 func (m *Manager) Stop(ctx context.Context, unit string) error {
-	err := m.job(ctx, "stop", unit, m.conn.StopUnitContext)
+	err := m.job(ctx, "stop", unit, true, bus.StopUnitContext)
 	if errors.Is(err, quadlet.ErrNoSuchUnit) {
 		return nil
 	}
 	return err
 }
 
-// Restart restarts unit (starting it when inactive) and waits for the job's result.
+// Restart restarts unit (starting it when inactive) and waits for the job's result. It is not
+// repeated over a new connection when the connection is lost midway (that could restart the
+// unit twice): the error then wraps quadlet.ErrUnavailable.
 func (m *Manager) Restart(ctx context.Context, unit string) error {
-	return m.job(ctx, "restart", unit, m.conn.RestartUnitContext)
+	return m.job(ctx, "restart", unit, false, bus.RestartUnitContext)
 }
 
 // ResetFailed clears unit's failed state and start-limit counter. A unit systemd does not know
 // is not an error.
 func (m *Manager) ResetFailed(ctx context.Context, unit string) error {
-	err := mapErr(m.conn.ResetFailedUnitContext(ctx, unit))
+	err := m.conns.call(ctx, true, func(b bus, _ <-chan struct{}) error { return b.ResetFailedUnitContext(ctx, unit) })
 	if err != nil && !errors.Is(err, quadlet.ErrNoSuchUnit) {
 		return fmt.Errorf("systemd: reset-failed %s: %w", unit, err)
 	}
@@ -105,9 +113,13 @@ func (m *Manager) States(ctx context.Context, units []string) (map[string]quadle
 	if len(units) == 0 {
 		return map[string]quadlet.UnitState{}, nil
 	}
-	sts, err := m.conn.ListUnitsByNamesContext(ctx, units)
+	var sts []dbus.UnitStatus
+	err := m.conns.call(ctx, true, func(b bus, _ <-chan struct{}) (err error) {
+		sts, err = b.ListUnitsByNamesContext(ctx, units)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("systemd: list units: %w", mapErr(err))
+		return nil, fmt.Errorf("systemd: list units: %w", err)
 	}
 	out := make(map[string]quadlet.UnitState, len(units))
 	for _, u := range units {
@@ -122,19 +134,26 @@ func (m *Manager) States(ctx context.Context, units []string) (map[string]quadle
 // Unit returns the full state of one unit, including NRestarts and NeedDaemonReload. A unit
 // systemd does not know is reported with LoadState "not-found".
 func (m *Manager) Unit(ctx context.Context, unit string) (quadlet.UnitState, error) {
-	props, err := m.conn.GetUnitPropertiesContext(ctx, unit)
-	if err != nil {
-		return quadlet.UnitState{}, fmt.Errorf("systemd: properties of %s: %w", unit, mapErr(err))
-	}
-	str := func(k string) string { v, _ := props[k].(string); return v }
-	st := quadlet.UnitState{Name: unit, LoadState: str("LoadState"), ActiveState: str("ActiveState"), SubState: str("SubState")}
-	st.NeedDaemonReload, _ = props["NeedDaemonReload"].(bool)
-	if strings.HasSuffix(unit, ".service") && st.LoadState == "loaded" {
-		p, err := m.conn.GetUnitTypePropertyContext(ctx, unit, "Service", "NRestarts")
+	var st quadlet.UnitState
+	err := m.conns.call(ctx, true, func(b bus, _ <-chan struct{}) error {
+		props, err := b.GetUnitPropertiesContext(ctx, unit)
 		if err != nil {
-			return st, fmt.Errorf("systemd: NRestarts of %s: %w", unit, mapErr(err))
+			return fmt.Errorf("properties: %w", err)
 		}
-		st.NRestarts, _ = p.Value.Value().(uint32)
+		str := func(k string) string { v, _ := props[k].(string); return v }
+		st = quadlet.UnitState{Name: unit, LoadState: str("LoadState"), ActiveState: str("ActiveState"), SubState: str("SubState")}
+		st.NeedDaemonReload, _ = props["NeedDaemonReload"].(bool)
+		if strings.HasSuffix(unit, ".service") && st.LoadState == "loaded" {
+			p, err := b.GetUnitTypePropertyContext(ctx, unit, "Service", "NRestarts")
+			if err != nil {
+				return fmt.Errorf("NRestarts: %w", err)
+			}
+			st.NRestarts, _ = p.Value.Value().(uint32)
+		}
+		return nil
+	})
+	if err != nil {
+		return quadlet.UnitState{}, fmt.Errorf("systemd: unit %s: %w", unit, err)
 	}
 	return st, nil
 }
@@ -145,14 +164,21 @@ func (m *Manager) Unit(ctx context.Context, unit string) (quadlet.UnitState, err
 // signals (not those of the transient units podman runs a health check in, about 30 a second on
 // a node of 50 health-checked apps), and it reads the change from the signal itself: no polling,
 // and no D-Bus call per signal. Changes are for triggering passes, never for tracking state.
+//
+// The channel is closed too when that connection is lost (the bus restarted): open the stream
+// again then, as companion.Manager.WatchUnits does. An error opening it wraps
+// quadlet.ErrUnavailable when the bus cannot be reached.
 func (m *Manager) UnitChanges(ctx context.Context, units []string) (<-chan string, error) {
-	conn, err := m.dialSignals()
+	conn, err := m.open(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("systemd: unit changes: %w", err)
+		return nil, fmt.Errorf("systemd: unit changes: %w: %w", quadlet.ErrUnavailable, err)
 	}
 	fail := func(err error) (<-chan string, error) {
 		conn.Close()
-		return nil, fmt.Errorf("systemd: unit changes: %w", err)
+		if connErr(err) {
+			return nil, fmt.Errorf("systemd: unit changes: %w: %w", quadlet.ErrUnavailable, err)
+		}
+		return nil, fmt.Errorf("systemd: unit changes: %w", mapErr(err))
 	}
 	for _, u := range units {
 		if err := conn.AddMatchSignalContext(ctx, godbus.WithMatchObjectPath(unitPath(u)),
@@ -169,15 +195,20 @@ func (m *Manager) UnitChanges(ctx context.Context, units []string) (<-chan strin
 	sigs := make(chan *godbus.Signal, 256)
 	conn.Signal(sigs)
 	out := make(chan string)
+	done := conn.Context().Done() // ctx ended, or the connection is lost
 	go func() {
 		defer close(out)
 		defer conn.Close()
 		for {
 			var sig *godbus.Signal
 			select {
-			case <-ctx.Done():
+			case <-done:
 				return
-			case sig = <-sigs:
+			case s, ok := <-sigs:
+				if !ok { // the connection is lost
+					return
+				}
+				sig = s
 			}
 			if sig == nil || len(sig.Body) < 2 {
 				continue
@@ -191,20 +222,12 @@ func (m *Manager) UnitChanges(ctx context.Context, units []string) (<-chan strin
 			}
 			select {
 			case out <- name:
-			case <-ctx.Done():
+			case <-done:
 				return
 			}
 		}
 	}()
 	return out, nil
-}
-
-// dialSignals opens a private connection to the manager's bus for signals.
-func (m *Manager) dialSignals() (*godbus.Conn, error) {
-	if m.scope == System {
-		return godbus.ConnectSystemBus()
-	}
-	return godbus.ConnectSessionBus()
 }
 
 // unitPath is the object path of unit: lnd-ui.service is
@@ -234,38 +257,31 @@ func unitName(path godbus.ObjectPath) string {
 	return b.String()
 }
 
-type jobFunc func(ctx context.Context, name, mode string, ch chan<- string) (int, error)
+type jobFunc func(b bus, ctx context.Context, name, mode string, ch chan<- string) (int, error)
 
-// job enqueues a job in "replace" mode and waits for its result or ctx. The result channel is
-// buffered, so go-systemd's dispatcher never blocks on it even when ctx ends first.
-func (m *Manager) job(ctx context.Context, verb, unit string, f jobFunc) error {
-	ch := make(chan string, 1)
-	if _, err := f(ctx, unit, "replace", ch); err != nil {
-		return fmt.Errorf("systemd: %s %s: %w", verb, unit, mapErr(err))
-	}
-	select {
-	case result := <-ch:
-		if result == "done" {
-			return nil
+// job enqueues a job in "replace" mode and waits for its result, for ctx, or for the loss of
+// the connection. The result channel is buffered, so go-systemd's dispatcher never blocks on
+// it even when the wait ended first. retry: the job is idempotent (see conns.call).
+func (m *Manager) job(ctx context.Context, verb, unit string, retry bool, f jobFunc) error {
+	err := m.conns.call(ctx, retry, func(b bus, lost <-chan struct{}) error {
+		ch := make(chan string, 1)
+		if _, err := f(b, ctx, unit, "replace", ch); err != nil {
+			return err
 		}
-		return fmt.Errorf("systemd: %s %s: job %s: %w", verb, unit, result, quadlet.ErrJobFailed)
-	case <-ctx.Done():
-		return fmt.Errorf("systemd: %s %s: %w", verb, unit, ctx.Err())
-	}
-}
-
-// mapErr turns systemd's "no such unit" D-Bus errors into quadlet.ErrNoSuchUnit.
-func mapErr(err error) error {
-	var derr godbus.Error
-	if errors.As(err, &derr) {
-		switch derr.Name {
-		case "org.freedesktop.systemd1.NoSuchUnit", "org.freedesktop.systemd1.LoadFailed":
-			return fmt.Errorf("%w: %v", quadlet.ErrNoSuchUnit, derr.Error())
+		select {
+		case result := <-ch:
+			if result == "done" {
+				return nil
+			}
+			return fmt.Errorf("job %s: %w", result, quadlet.ErrJobFailed)
+		case <-lost:
+			return errLost
+		case <-ctx.Done():
+			return ctx.Err()
 		}
+	})
+	if err != nil {
+		return fmt.Errorf("systemd: %s %s: %w", verb, unit, err)
 	}
-	var perr *godbus.Error
-	if errors.As(err, &perr) && perr != nil {
-		return mapErr(*perr)
-	}
-	return err
+	return nil
 }

@@ -195,3 +195,80 @@ func TestUnitChangesStreamsStateChanges(t *testing.T) {
 		t.Fatalf("no change of %s seen", unit)
 	}
 }
+
+// A daemon hands New its own context and cancels it on SIGTERM, then lets the running pass
+// finish: the manager must keep working until Close.
+func TestManagerOutlivesNewContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	m, err := systemd.New(ctx, systemd.User)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	cancel()
+	for range 5 {
+		if _, err := m.States(context.Background(), []string{"default.target"}); err != nil {
+			t.Fatalf("a call after New's ctx ended: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := m.Reload(context.Background()); err != nil {
+		t.Fatalf("a reload after New's ctx ended: %v", err)
+	}
+}
+
+// After the user bus restarts, calls fail with ErrUnavailable until the bus and the manager are
+// back, then succeed over a new connection; a unit-change stream ends and can be opened again.
+// Last in this file: it restarts the bus under the whole session.
+func TestManagerSurvivesBusRestart(t *testing.T) {
+	m := connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	name := fmt.Sprintf("skerry-it-bus-%06d", rand.IntN(1000000))
+	unit := quadlet.ServiceName(name)
+	writeUnit(t, m, name, busyboxUnit(time.Second))
+	if err := m.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before, err := m.UnitChanges(ctx, []string{unit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("systemctl", "--user", "restart", "dbus.service").CombinedOutput(); err != nil {
+		t.Fatalf("restart the user bus: %v %s", err, out)
+	}
+	for range before { // the stream ends with its connection
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	var unavailable int
+	for {
+		_, err := m.States(ctx, []string{unit})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, quadlet.ErrUnavailable) || time.Now().After(deadline) {
+			t.Fatalf("after the bus restarted: %v, want ErrUnavailable until it is back, then success", err)
+		}
+		unavailable++
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("%d calls failed with ErrUnavailable before the manager was back", unavailable)
+	if err := m.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, err := m.UnitChanges(ctx, []string{unit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx, unit); err != nil {
+		t.Fatalf("a job over the new connection: %v", err)
+	}
+	select {
+	case got := <-after:
+		if got != unit {
+			t.Fatalf("streamed %s, watching %s", got, unit)
+		}
+	case <-ctx.Done():
+		t.Fatal("the reopened stream saw no change")
+	}
+}
