@@ -75,6 +75,10 @@ type Options struct {
 	// exec checks are left to the engine. For measurements and runtimes without events; a
 	// node's daemon wants the watches.
 	PeriodicOnly bool
+	// Secrets stores the apps' secrets and fingerprints their rendered files (see
+	// orchestrator.Options.Secrets). Default: the runtime, when it is a runtime.SecretStore
+	// (the podman runtime is).
+	Secrets runtime.SecretStore
 	// PruneOrphans removes managed containers of apps the supervisor does not know (see
 	// orchestrator.Options.PruneOrphans). Off by default.
 	PruneOrphans bool

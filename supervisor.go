@@ -51,7 +51,10 @@ func New(rt runtime.Runtime, units companion.Units, opts Options, apps ...App) (
 		return nil, err
 	}
 	s := &Supervisor{rt: rt, units: units, opts: opts, log: opts.Logger, apps: map[string]App{}}
-	oopts := orchestrator.Options{Logger: opts.Logger, Workers: opts.Workers, PruneOrphans: opts.PruneOrphans}
+	oopts := orchestrator.Options{Logger: opts.Logger, Workers: opts.Workers, PruneOrphans: opts.PruneOrphans, Secrets: opts.Secrets}
+	if store, ok := rt.(runtime.SecretStore); ok && oopts.Secrets == nil {
+		oopts.Secrets = store
+	}
 	if _, ok := rt.(runtime.HealthRunner); ok && !opts.EngineExecChecks && !opts.PeriodicOnly {
 		oopts.ScheduleExecChecks = true // Run runs WatchEvents, which runs the checks
 	}
