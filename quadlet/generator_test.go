@@ -7,8 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -110,8 +108,6 @@ func generate(t testing.TB, v string, units map[string][]byte) (map[string]*pars
 	return generateDir(t, v, dir)
 }
 
-var serviceHeaderRE = regexp.MustCompile(`(?m)^---(.+)\.service---$`)
-
 // generateDir runs generator version v over the units in dir.
 func generateDir(t testing.TB, v, dir string) (map[string]*parser.UnitFile, string) {
 	t.Helper()
@@ -126,27 +122,6 @@ func generateDir(t testing.TB, v, dir string) (map[string]*parser.UnitFile, stri
 		services[m[1]] = parse(t, []byte(parts[i+1]))
 	}
 	return services, stderr.String()
-}
-
-// argv returns the podman command line systemd runs for a generated service: ExecStart split
-// as systemd splits it, with its "%%" and "$$" unescaped.
-func argv(t testing.TB, svc *parser.UnitFile) []string {
-	t.Helper()
-	words, ok := svc.LookupLastArgs("Service", "ExecStart")
-	if !ok {
-		t.Fatal("no ExecStart")
-	}
-	return unescapeAll(words)
-}
-
-// hasSeq reports whether want appears in args as consecutive words.
-func hasSeq(args []string, want ...string) bool {
-	for i := 0; i+len(want) <= len(args); i++ {
-		if slices.Equal(args[i:i+len(want)], want) {
-			return true
-		}
-	}
-	return false
 }
 
 func TestGeneratorAcceptsCompanion(t *testing.T) {

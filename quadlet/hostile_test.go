@@ -188,3 +188,32 @@ func TestHostileWordsRefusedOrExact(t *testing.T) {
 		}
 	})
 }
+
+// hostileUnit draws a unit from hostile values: some are refused, the others must generate.
+func hostileUnit(t *rapid.T, i int) quadlet.Unit {
+	label := fmt.Sprint("u", i)
+	words := func(key string) []string {
+		n := rapid.IntRange(0, 3).Draw(t, label+key+"#")
+		out := make([]string, n)
+		for j := range out {
+			if rapid.IntRange(0, 3).Draw(t, label+key+"?") == 0 {
+				out[j] = specialWord(t, label+key)
+			} else {
+				out[j] = hostile(t, label+key)
+			}
+		}
+		return out
+	}
+	c := quadlet.Container{
+		Image:       "localhost/busybox:latest",
+		Exec:        words("Exec"),
+		PodmanArgs:  rapid.SampledFrom([][]string{nil, {"--log-level=info"}, {"--env", "X=" + specialWord(t, label+"X")}}).Draw(t, label+"PodmanArgs"),
+		Environment: map[string]string{"K": specialWord(t, label+"Env")},
+		Volume:      rapid.SliceOfN(rapid.Custom(func(t *rapid.T) string { return validVolume(t, "volume") }), 0, 2).Draw(t, label+"Volume"),
+		Mount: rapid.SliceOfN(rapid.OneOf(rapid.Custom(func(t *rapid.T) string { return validMount(t, "mount") }),
+			rapid.SampledFrom([]string{"type=volume,destination=/data", "destination=/x", `type=bind,source=/a b,destination=/b`, ""})), 0, 2).Draw(t, label+"Mount"),
+		User:  rapid.SampledFrom([]string{"", "1000", "app"}).Draw(t, label+"User"),
+		Group: rapid.SampledFrom([]string{"", "1000"}).Draw(t, label+"Group"),
+	}
+	return quadlet.Unit{Container: c, Service: quadlet.Service{Restart: "always"}}
+}

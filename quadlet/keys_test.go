@@ -3,10 +3,12 @@
 package quadlet_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,7 +22,10 @@ var (
 
 // containerKeys reads the [Container] keys Quadlet accepts from a podman release's
 // pkg/systemd/quadlet/quadlet.go (supportedContainerKeys up to 5.5, groupsInfo after).
-func containerKeys(t *testing.T, dir string) map[string]bool {
+func containerKeys(t *testing.T, dir string) map[string]bool { return groupKeys(t, dir, "Container") }
+
+// groupKeys reads the keys of a group ("Container", "Network", "Volume").
+func groupKeys(t *testing.T, dir, group string) map[string]bool {
 	t.Helper()
 	src, err := os.ReadFile(filepath.Join(dir, "pkg", "systemd", "quadlet", "quadlet.go"))
 	if err != nil {
@@ -34,7 +39,7 @@ func containerKeys(t *testing.T, dir string) map[string]bool {
 	in := false
 	for _, line := range strings.Split(string(src), "\n") {
 		switch {
-		case strings.Contains(line, "supportedContainerKeys = map[string]bool{") || strings.Contains(line, "ContainerGroup: {"):
+		case strings.Contains(line, "supported"+group+"Keys = map[string]bool{") || strings.Contains(line, "\t"+group+"Group: {"):
 			in = true
 		case in && keyLineRE.MatchString(line):
 			keys[names[keyLineRE.FindStringSubmatch(line)[1]]] = true
@@ -42,7 +47,7 @@ func containerKeys(t *testing.T, dir string) map[string]bool {
 			return keys
 		}
 	}
-	t.Fatalf("%s: no [Container] key table found", dir)
+	t.Fatalf("%s: no [%s] key table found", dir, group)
 	return nil
 }
 
@@ -163,4 +168,52 @@ func TestEveryKeyGenerates(t *testing.T) {
 			t.Errorf("%s did not generate the unit with every key:\n%s\n%s", v, stderr, unit)
 		}
 	}
+}
+
+// TestResourceKeysMatchPodman: the .network and .volume models hold every key of podman 5.8,
+// and the keys newer than 5.4.2 are refused for a 5.4 target and generate on 5.8.2.
+func TestResourceKeysMatchPodman(t *testing.T) {
+	old, latest := podmanModule(t, "5.4.2"), podmanModule(t, "5.8.2")
+	for group, typ := range map[string]reflect.Type{"Network": reflect.TypeFor[quadlet.Network](), "Volume": reflect.TypeFor[quadlet.Volume]()} {
+		keys := groupKeys(t, latest, group)
+		fields := map[string]bool{}
+		for _, f := range reflect.VisibleFields(typ) {
+			fields[f.Name] = true
+			if !keys[f.Name] {
+				t.Errorf("%s.%s is no podman 5.8 key", group, f.Name)
+			}
+		}
+		for k := range keys {
+			if !fields[k] {
+				t.Errorf("podman 5.8 [%s] key %s is missing from the model", group, k)
+			}
+		}
+		t.Logf("[%s] keys newer than 5.4.2: %v", group, newer(groupKeys(t, old, group), keys))
+	}
+	newNet := quadlet.NetworkUnit{Network: quadlet.Network{InterfaceName: "br-x", NetworkDeleteOnStop: true}}
+	if _, err := quadlet.RenderNetwork("x", newNet, quadlet.Options{Target: quadlet.Podman542}); !errors.Is(err, quadlet.ErrUnsupported) {
+		t.Errorf("5.6 and 5.5 network keys for a 5.4 target: %v", err)
+	}
+	data, err := quadlet.RenderNetwork("x", newNet, quadlet.Options{Target: quadlet.Latest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, quadlet.NetworkFileName("x")), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if services, stderr := generateDir(t, "5.8.2", dir); services["x-network"] == nil {
+		t.Errorf("5.8.2 did not generate the network:\n%s", stderr)
+	}
+}
+
+func newer(old, latest map[string]bool) []string {
+	var out []string
+	for k := range latest {
+		if !old[k] {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

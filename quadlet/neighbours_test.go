@@ -35,35 +35,6 @@ func TestGenerator542DropsTheDirectoryOnAnonymousMount(t *testing.T) {
 	}
 }
 
-// hostileUnit draws a unit from hostile values: some are refused, the others must generate.
-func hostileUnit(t *rapid.T, i int) quadlet.Unit {
-	label := fmt.Sprint("u", i)
-	words := func(key string) []string {
-		n := rapid.IntRange(0, 3).Draw(t, label+key+"#")
-		out := make([]string, n)
-		for j := range out {
-			if rapid.IntRange(0, 3).Draw(t, label+key+"?") == 0 {
-				out[j] = specialWord(t, label+key)
-			} else {
-				out[j] = hostile(t, label+key)
-			}
-		}
-		return out
-	}
-	c := quadlet.Container{
-		Image:       "localhost/busybox:latest",
-		Exec:        words("Exec"),
-		PodmanArgs:  rapid.SampledFrom([][]string{nil, {"--log-level=info"}, {"--env", "X=" + specialWord(t, label+"X")}}).Draw(t, label+"PodmanArgs"),
-		Environment: map[string]string{"K": specialWord(t, label+"Env")},
-		Volume:      rapid.SliceOfN(rapid.Custom(func(t *rapid.T) string { return validVolume(t, "volume") }), 0, 2).Draw(t, label+"Volume"),
-		Mount: rapid.SliceOfN(rapid.OneOf(rapid.Custom(func(t *rapid.T) string { return validMount(t, "mount") }),
-			rapid.SampledFrom([]string{"type=volume,destination=/data", "destination=/x", `type=bind,source=/a b,destination=/b`, ""})), 0, 2).Draw(t, label+"Mount"),
-		User:  rapid.SampledFrom([]string{"", "1000", "app"}).Draw(t, label+"User"),
-		Group: rapid.SampledFrom([]string{"", "1000"}).Draw(t, label+"Group"),
-	}
-	return quadlet.Unit{Container: c, Service: quadlet.Service{Restart: "always"}}
-}
-
 // TestDirectoryOfRenderedUnitsAllGenerate renders hundreds of units drawn from hostile values,
 // writes every one Render accepts into one directory (the refused ones are never written), and
 // runs both generators over it once: every written unit must generate, with its command and
@@ -111,6 +82,59 @@ func TestDirectoryOfRenderedUnitsAllGenerate(t *testing.T) {
 			if !hasSeq(args, "--env", "K="+u.Container.Environment["K"]) {
 				t.Errorf("%s: %s: argv %q lacks the environment", v, name, args)
 			}
+		}
+	}
+}
+
+// TestNetworksAndVolumesGenerate: a companion on its app's network, mounting a volume unit and
+// a bind volume unit, generates with both generators, ordered after and requiring them.
+func TestNetworksAndVolumesGenerate(t *testing.T) {
+	uid := 1000
+	net, err := quadlet.RenderNetwork("btc", quadlet.NetworkUnit{Network: quadlet.Network{NetworkName: "btc",
+		Subnet: []string{"10.89.7.0/24"}, Gateway: []string{"10.89.7.1"}, Internal: true}}, quadlet.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := quadlet.RenderVolume("data", quadlet.VolumeUnit{Volume: quadlet.Volume{VolumeName: "btc-data", User: &uid}}, quadlet.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks, err := quadlet.RenderVolume("blocks", quadlet.VolumeUnit{Volume: quadlet.Volume{Device: "%h/blocks", Type: "bind", Options: "bind"}}, quadlet.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui, err := quadlet.Render("ui", quadlet.Unit{Container: quadlet.Container{Image: "localhost/busybox:latest",
+		Network: []string{"btc.network"}, Volume: []string{"data.volume:/data", "blocks.volume:/blocks:ro"}}}, quadlet.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for file, b := range map[string][]byte{quadlet.NetworkFileName("btc"): net, quadlet.VolumeFileName("data"): data,
+		quadlet.VolumeFileName("blocks"): blocks, quadlet.FileName("ui"): ui} {
+		if err := os.WriteFile(filepath.Join(dir, file), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, v := range generatorVersions {
+		services, stderr := generateDir(t, v, dir)
+		for _, name := range []string{"btc-network", "data-volume", "blocks-volume", "ui"} {
+			if services[name] == nil {
+				t.Fatalf("%s: %s not generated:\n%s", v, name, stderr)
+			}
+		}
+		args := argv(t, services["ui"])
+		if !hasSeq(args, "--network", "btc") || !hasSeq(args, "-v", "btc-data:/data") || !hasSeq(args, "-v", "systemd-blocks:/blocks:ro") {
+			t.Errorf("%s: ui argv %q", v, args)
+		}
+		if req := services["ui"].LookupAll("Unit", "Requires"); !slices.Contains(req, "btc-network.service") || !slices.Contains(req, "data-volume.service") {
+			t.Errorf("%s: ui Requires=%q", v, req)
+		}
+		// Quadlet orders a bind volume after its device's mount from podman 5.6 on.
+		if got := services["blocks-volume"].LookupAll("Unit", "RequiresMountsFor"); v == "5.8.2" && !slices.Contains(got, "%h/blocks") {
+			t.Errorf("%s: blocks RequiresMountsFor=%q", v, got)
+		}
+		if args := argv(t, services["data-volume"]); !hasSeq(args, "--opt", "o=uid=1000") {
+			t.Errorf("%s: data volume argv %q", v, args)
 		}
 	}
 }

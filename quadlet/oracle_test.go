@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -279,4 +280,28 @@ func FuzzRender(f *testing.F) {
 		}
 		checkRoundTrip(t, u, data)
 	})
+}
+
+// serviceHeaderRE splits the dry-run output of a generator into its services.
+var serviceHeaderRE = regexp.MustCompile(`(?m)^---(.+)\.service---$`)
+
+// argv returns the podman command line systemd runs for a generated service: ExecStart split
+// as systemd splits it, with its "%%" and "$$" unescaped.
+func argv(t testing.TB, svc *parser.UnitFile) []string {
+	t.Helper()
+	words, ok := svc.LookupLastArgs("Service", "ExecStart")
+	if !ok {
+		t.Fatal("no ExecStart")
+	}
+	return unescapeAll(words)
+}
+
+// hasSeq reports whether want appears in args as consecutive words.
+func hasSeq(args []string, want ...string) bool {
+	for i := 0; i+len(want) <= len(args); i++ {
+		if slices.Equal(args[i:i+len(want)], want) {
+			return true
+		}
+	}
+	return false
 }
