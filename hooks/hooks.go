@@ -50,7 +50,10 @@ type TemplateFile struct {
 	Consumers []string
 }
 
-// PreStart implements Hook. Rendering errors name the file and template, not the data.
+// PreStart implements Hook. The template runs with Option("missingkey=error"), whatever the
+// template was parsed with: a key missing from a map fails the hook instead of rendering
+// "<no value>" into the file. On any error nothing is written. A render error is a
+// *TemplateError wrapping text/template's error; its text never holds the data.
 func (h TemplateFile) PreStart(ctx context.Context) (bool, error) {
 	var data any
 	if h.Data != nil {
@@ -59,10 +62,13 @@ func (h TemplateFile) PreStart(ctx context.Context) (bool, error) {
 			return false, fmt.Errorf("hook %s: data: %w", h.Path, err)
 		}
 	}
+	tmpl, err := h.Template.Clone()
+	if err != nil {
+		return false, &TemplateError{Path: h.Path, Template: h.Template.Name(), Err: err}
+	}
 	var buf bytes.Buffer
-	if err := h.Template.Execute(&buf, data); err != nil {
-		// text/template errors can quote the data being rendered; keep only the template name.
-		return false, fmt.Errorf("hook %s: render template %q failed", h.Path, h.Template.Name())
+	if err := tmpl.Option("missingkey=error").Execute(&buf, data); err != nil {
+		return false, &TemplateError{Path: h.Path, Template: h.Template.Name(), Err: err}
 	}
 	mode := h.Mode
 	if mode == 0 {
@@ -72,12 +78,12 @@ func (h TemplateFile) PreStart(ctx context.Context) (bool, error) {
 }
 
 // RunAll runs hooks in order, stopping at the first error, and reports whether any changed
-// configuration.
+// configuration. A hook's error text is bounded (BoundError).
 func RunAll(ctx context.Context, hs []Hook) (changed bool, err error) {
 	for i, h := range hs {
 		c, err := h.PreStart(ctx)
 		if err != nil {
-			return changed, fmt.Errorf("pre-start hook %d: %w", i, err)
+			return changed, fmt.Errorf("pre-start hook %d: %w", i, BoundError(err))
 		}
 		changed = changed || c
 	}
