@@ -23,7 +23,8 @@ const header = "# Rendered by skerry; manual changes are overwritten.\n"
 // Render returns the bytes of name.container for u. It is pure and deterministic: the same
 // unit and options give the same bytes. Every value is validated and escaped for the Quadlet
 // parser and systemd; when anything is wrong it returns an *Error listing every problem (and
-// no bytes).
+// no bytes), so a unit that would make a generator drop it, or crash and drop its whole
+// directory (podman 5.4.2 on a Mount without a source), is never written.
 func Render(name string, u Unit, opts Options) ([]byte, error) {
 	if err := ValidateName(name); err != nil {
 		return nil, err

@@ -1,7 +1,9 @@
-// Package quadlet owns the Quadlet .container unit: a typed model, a pure and deterministic
-// renderer that escapes every value for the Quadlet parser and systemd, validation, version
-// gating for the target podman, and the atomic write-if-changed of rendered units. It does no
-// I/O except in WriteIfChanged and Remove and imports only the standard library.
+// Package quadlet owns the Quadlet .container, .network and .volume units: typed models of every
+// non-deprecated key of podman 5.8, pure and deterministic renderers that validate and escape
+// every value so that podman's parser, the Quadlet generators (5.4 to 5.8) and systemd read it as
+// written (or refuse it with an *Error naming the field and the rule), version gating for the
+// target podman, and the atomic write-if-changed of rendered units. It does no I/O except in
+// WriteIfChanged and Remove and imports only the standard library.
 package quadlet
 
 import "time"
