@@ -13,6 +13,7 @@ import (
 
 	"github.com/skerry-dev/skerry/companion"
 	"github.com/skerry-dev/skerry/quadlet"
+	qfake "github.com/skerry-dev/skerry/quadlet/fake"
 	"github.com/skerry-dev/skerry/runtime"
 )
 
@@ -299,5 +300,21 @@ func TestUnreadableStateIsReportedAndNothingActs(t *testing.T) {
 	reps := e.m.Reconcile(context.Background())
 	if len(reps) != 1 || reps[0].Err == nil || reps[0].Action != companion.ActionNone || len(e.units.Journal()) != 0 {
 		t.Fatalf("reports %+v", reps)
+	}
+}
+
+func TestFreshNodeWithoutUnitDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), ".config", "containers", "systemd")
+	e := setup(t, companion.Options{})
+	m, _ := companion.New(qfake.New(dir), e.images, companion.Options{Dir: dir, Logger: quiet})
+	if reps := m.Reconcile(context.Background()); len(reps) != 0 {
+		t.Fatalf("a missing directory: %+v", reps)
+	}
+	m.Register("lnd", uiSpec("lnd-ui"))
+	if err := m.Install(context.Background(), "lnd"); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"lnd-ui.container"}, files(t, dir)); diff != "" {
+		t.Fatalf("files (-want +got):\n%s", diff)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 
 	"github.com/skerry-dev/skerry/quadlet"
@@ -170,6 +171,12 @@ func (m *Manager) writeKept(s *step) error {
 	running := s.st.Active()
 	differs := !bytes.Equal(s.disk.data, s.want.data)
 	s.restart = running && (s.disk.restartOwner != "" || s.st.NeedDaemonReload || differs && s.disk.data != nil)
+	if differs || s.restart {
+		// A fresh node has no ~/.config/containers/systemd yet.
+		if err := os.MkdirAll(m.opts.Dir, 0o755); err != nil {
+			return fmt.Errorf("companion %s: unit directory: %w", s.name, err)
+		}
+	}
 	if s.restart && s.disk.restartOwner == "" {
 		if _, err := quadlet.WriteIfChanged(m.restartPath(s.name), []byte(marker(s.app)), 0o644); err != nil {
 			return fmt.Errorf("companion %s: %w", s.name, err)
