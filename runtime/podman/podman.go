@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -43,17 +42,6 @@ var (
 	_ runtime.LogReader    = (*Runtime)(nil)
 	_ runtime.ExitWaiter   = (*Runtime)(nil)
 )
-
-// DefaultSocket returns the rootless socket URI of the current user:
-// unix://$XDG_RUNTIME_DIR/podman/podman.sock (unix:///run/user/<uid>/podman/podman.sock when
-// XDG_RUNTIME_DIR is unset).
-func DefaultSocket() string {
-	dir := os.Getenv("XDG_RUNTIME_DIR")
-	if dir == "" {
-		dir = "/run/user/" + strconv.Itoa(os.Getuid())
-	}
-	return "unix://" + dir + "/podman/podman.sock"
-}
 
 // New connects to the Podman API at uri (e.g. DefaultSocket()) and checks that it answers.
 // The connection outlives ctx: ctx only bounds the check.
