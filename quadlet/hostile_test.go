@@ -3,6 +3,7 @@ package quadlet_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -134,10 +135,12 @@ func TestHostileWordsRefusedOrExact(t *testing.T) {
 			return out
 		}
 		c := quadlet.Container{Image: "localhost/x:1", Exec: words("Exec"), PodmanArgs: words("PodmanArgs"),
-			Secret: words("Secret"), Mask: words("Mask")}
+			Secret: words("Secret"), Mask: words("Mask"), Network: words("Network"), DNSSearch: words("DNSSearch")}
 		if c.User = specialWord(t, "User"); c.User != "" { // "" is the zero value: unset
 			fields["User"] = c.User
 		}
+		c.Label = map[string]string{"l": specialWord(t, "Label")}
+		fields["Label[l]"] = c.Label["l"]
 		env := specialWord(t, "Environment")
 		if rapid.Bool().Draw(t, "secretMarker") {
 			env = "hunter2" + env
@@ -148,25 +151,24 @@ func TestHostileWordsRefusedOrExact(t *testing.T) {
 		data, err := quadlet.Render("x", u, quadlet.Options{})
 		var bad []string
 		for f, v := range fields {
-			// An Environment value is part of the word "K=value": empty or ";" is fine there.
-			if f == "Environment[K]" {
-				v = "K=" + v
+			raw := !strings.HasPrefix(f, "Exec") && !strings.HasPrefix(f, "PodmanArgs") && !strings.HasPrefix(f, "Secret") &&
+				!strings.HasPrefix(f, "Mask") && !strings.HasPrefix(f, "Environment") && !strings.HasPrefix(f, "Label")
+			if strings.HasPrefix(f, "Environment") || strings.HasPrefix(f, "Label") {
+				v = "K=" + v // a quoted "key=value" word: empty or ";" is fine there
 			}
-			if badValue(v, f != "User") {
+			// User, Network and DNSSearch are raw values: edges of whitespace, '"' or a trailing
+			// '\' are refused too, and no control character is carried.
+			if badValue(v, !raw) || raw && (strings.TrimSpace(v) != v || strings.Trim(v, `"`) != v || strings.HasSuffix(v, `\`)) {
 				bad = append(bad, f)
 			}
-		}
-		// User is a raw value: edges of whitespace, '"' or a trailing '\' are refused too.
-		if u := c.User; u != "" && !badValue(u, false) && (strings.TrimSpace(u) != u || strings.Trim(u, `"`) != u || strings.HasSuffix(u, `\`)) {
-			bad = append(bad, "User")
 		}
 		if len(bad) == 0 {
 			if err != nil {
 				t.Fatalf("refused: %v", err)
 			}
 			checkRoundTrip(t, u, data)
-			if got := parse(t, data).LookupAllArgs("Container", "Secret"); len(got) != len(c.Secret) {
-				t.Fatalf("Secret: parsed %q, want %q", got, c.Secret)
+			if got := unescapeAll(parse(t, data).LookupAll("Container", "DNSSearch")); !slices.Equal(got, c.DNSSearch) && len(c.DNSSearch) > 0 {
+				t.Fatalf("DNSSearch: parsed %q, want %q", got, c.DNSSearch)
 			}
 			return
 		}
