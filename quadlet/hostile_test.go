@@ -64,6 +64,7 @@ func TestRenderRefusesHostileClasses(t *testing.T) {
 		{"ReloadCmd with ReloadSignal", "ReloadSignal", "conflicts", func(c *quadlet.Container) { c.ReloadCmd = []string{"kill"}; c.ReloadSignal = "SIGHUP" }},
 		{"Image with Rootfs", "Rootfs", "conflicts", func(c *quadlet.Container) { c.Rootfs = "/srv/root" }},
 		{"Pod that is no unit", "Pod", "pod unit", func(c *quadlet.Container) { c.Pod = "test-pod" }},
+		{"a command line over systemd's line limit", "file", "1 MiB", func(c *quadlet.Container) { c.Exec = []string{strings.Repeat("x", 600<<10)} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u := quadlet.Unit{Container: quadlet.Container{Image: "localhost/x:1"}}

@@ -72,7 +72,11 @@ func Render(name string, u Unit, opts Options) ([]byte, error) {
 		q.write(&b, "Quadlet")
 	}
 
-	renderContainer(e, u.Container, opts).write(&b, "Container")
+	container := renderContainer(e, u.Container, opts)
+	if n := container.size(); n > maxContainerBytes {
+		e.fail("Container", "file", "the section is %d bytes: Quadlet joins it into one ExecStart line, and systemd reads lines of at most 1 MiB (the limit here is %d)", n, maxContainerBytes)
+	}
+	container.write(&b, "Container")
 
 	var svc section
 	if r := u.Service.Restart; r != "" {
@@ -142,8 +146,21 @@ func aliasNames(e *enc, key string, aliases []string) []string {
 	return out
 }
 
+// maxContainerBytes bounds the [Container] section: Quadlet writes nearly all of it into the
+// service's one ExecStart line, where systemd's LONG_LINE_MAX (1 MiB) applies; half of it leaves
+// room for the generator's own arguments and escapes.
+const maxContainerBytes = 512 << 10
+
 // section accumulates key=value lines in order.
 type section struct{ lines []string }
+
+func (s *section) size() int {
+	n := 0
+	for _, l := range s.lines {
+		n += len(l) + 1
+	}
+	return n
+}
 
 func (s *section) add(key, value string) { s.lines = append(s.lines, key+"="+value) }
 
