@@ -110,9 +110,11 @@ func busDialer(open opener) dialer {
 }
 
 // Re-dial backoff after a failed dial: calls fail at once with ErrUnavailable until it passes.
+// A dial (connect, authenticate, Hello) that takes longer than dialTimeout fails.
 const (
-	minRedial = 100 * time.Millisecond
-	maxRedial = 2 * time.Second
+	minRedial   = 100 * time.Millisecond
+	maxRedial   = 2 * time.Second
+	dialTimeout = 10 * time.Second
 )
 
 // conns holds a Manager's current link and re-dials it when lost.
@@ -167,7 +169,9 @@ func (c *conns) get(ctx context.Context) (*link, error) {
 		c.dialing = ch
 		c.mu.Unlock()
 
-		l, err := c.dial(ctx)
+		dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+		l, err := c.dial(dctx)
+		cancel()
 
 		c.mu.Lock()
 		c.dialing = nil

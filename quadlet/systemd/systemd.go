@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/coreos/go-systemd/v22/dbus"
 	godbus "github.com/godbus/dbus/v5"
@@ -169,19 +170,24 @@ func (m *Manager) Unit(ctx context.Context, unit string) (quadlet.UnitState, err
 // again then, as companion.Manager.WatchUnits does. An error opening it wraps
 // quadlet.ErrUnavailable when the bus cannot be reached.
 func (m *Manager) UnitChanges(ctx context.Context, units []string) (<-chan string, error) {
-	conn, err := m.open(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("systemd: unit changes: %w: %w", quadlet.ErrUnavailable, err)
-	}
+	// The connection lives on sctx, ended with the stream; opening it (connect, match rules,
+	// Subscribe) must finish within dialTimeout, so that a hung bus cannot hold the caller.
+	sctx, end := context.WithCancel(ctx)
+	setup := time.AfterFunc(dialTimeout, end)
 	fail := func(err error) (<-chan string, error) {
-		conn.Close()
-		if connErr(err) {
+		setup.Stop()
+		end()
+		if connErr(err) || ctx.Err() == nil && sctx.Err() != nil {
 			return nil, fmt.Errorf("systemd: unit changes: %w: %w", quadlet.ErrUnavailable, err)
 		}
 		return nil, fmt.Errorf("systemd: unit changes: %w", mapErr(err))
 	}
+	conn, err := m.open(sctx)
+	if err != nil {
+		return fail(err)
+	}
 	for _, u := range units {
-		if err := conn.AddMatchSignalContext(ctx, godbus.WithMatchObjectPath(unitPath(u)),
+		if err := conn.AddMatchSignalContext(sctx, godbus.WithMatchObjectPath(unitPath(u)),
 			godbus.WithMatchInterface("org.freedesktop.DBus.Properties"), godbus.WithMatchMember("PropertiesChanged"),
 			godbus.WithMatchArg(0, "org.freedesktop.systemd1.Unit")); err != nil {
 			return fail(err)
@@ -189,8 +195,11 @@ func (m *Manager) UnitChanges(ctx context.Context, units []string) (<-chan strin
 	}
 	// systemd emits unit signals only while some client is subscribed.
 	if err := conn.Object("org.freedesktop.systemd1", "/org/freedesktop/systemd1").
-		CallWithContext(ctx, "org.freedesktop.systemd1.Manager.Subscribe", 0).Store(); err != nil {
+		CallWithContext(sctx, "org.freedesktop.systemd1.Manager.Subscribe", 0).Store(); err != nil {
 		return fail(err)
+	}
+	if !setup.Stop() {
+		return fail(context.DeadlineExceeded)
 	}
 	sigs := make(chan *godbus.Signal, 256)
 	conn.Signal(sigs)
@@ -198,6 +207,7 @@ func (m *Manager) UnitChanges(ctx context.Context, units []string) (<-chan strin
 	done := conn.Context().Done() // ctx ended, or the connection is lost
 	go func() {
 		defer close(out)
+		defer end()
 		defer conn.Close()
 		for {
 			var sig *godbus.Signal

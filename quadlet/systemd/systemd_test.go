@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	godbus "github.com/godbus/dbus/v5"
+
 	"github.com/skerry-dev/skerry/quadlet"
 
 	"pgregory.net/rapid"
@@ -105,5 +107,64 @@ func TestRealDialOutlivesNewContextAndBusRestart(t *testing.T) {
 			t.Fatalf("after the bus came back: %v", err)
 		}
 		time.Sleep(minRedial)
+	}
+}
+
+// fakeSystemd claims org.freedesktop.systemd1 on the private bus, answers Subscribe and emits
+// PropertiesChanged for units.
+type fakeSystemd struct{ conn *godbus.Conn }
+
+func (fakeSystemd) Subscribe() *godbus.Error { return nil }
+
+func (f fakeSystemd) change(t *testing.T, unit string) {
+	t.Helper()
+	err := f.conn.Emit(unitPath(unit), "org.freedesktop.DBus.Properties.PropertiesChanged", "org.freedesktop.systemd1.Unit",
+		map[string]godbus.Variant{"ActiveState": godbus.MakeVariant("failed")}, []string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func startFakeSystemd(t *testing.T) fakeSystemd {
+	t.Helper()
+	conn, err := openBus(User)(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply, err := conn.RequestName("org.freedesktop.systemd1", godbus.NameFlagDoNotQueue); err != nil || reply != godbus.RequestNameReplyPrimaryOwner {
+		t.Fatalf("claim the name: %v %v", reply, err)
+	}
+	f := fakeSystemd{conn: conn}
+	if err := conn.Export(f, "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager"); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestUnitChangesOnAPrivateBus(t *testing.T) {
+	_, stop := privateBus(t)
+	m, err := New(t.Context(), User)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if _, err := m.UnitChanges(t.Context(), []string{"a.service"}); !notOnBus(err) {
+		t.Fatalf("no manager on the bus: %v, want ErrUnavailable", err)
+	}
+	sd := startFakeSystemd(t)
+	changes, err := m.UnitChanges(t.Context(), []string{"a.service"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd.change(t, "other.service") // not watched: the bus does not deliver it
+	sd.change(t, "a.service")
+	if got := <-changes; got != "a.service" {
+		t.Fatalf("streamed %q, want a.service", got)
+	}
+	stop() // the bus goes away: the stream ends, it does not spin or hang
+	for range changes {
+	}
+	if _, err := m.UnitChanges(t.Context(), []string{"a.service"}); !errors.Is(err, quadlet.ErrUnavailable) {
+		t.Fatalf("bus down: %v, want ErrUnavailable", err)
 	}
 }
