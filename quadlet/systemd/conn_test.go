@@ -128,7 +128,7 @@ func (d *fakeDialer) setDown(down bool) {
 
 func newFake(t *testing.T, d *fakeDialer) *Manager {
 	t.Helper()
-	m, err := newManager(t.Context(), User, d.dial, nil)
+	m, err := newManager(t.Context(), d.dial, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestClosedManagerIsUnavailable(t *testing.T) {
 
 func TestNewFailsTypedWhenBusIsDown(t *testing.T) {
 	d := &fakeDialer{down: true}
-	if _, err := newManager(t.Context(), User, d.dial, nil); !errors.Is(err, quadlet.ErrUnavailable) {
+	if _, err := newManager(t.Context(), d.dial, nil); !errors.Is(err, quadlet.ErrUnavailable) {
 		t.Fatalf("New with the bus down: %v, want ErrUnavailable", err)
 	}
 }

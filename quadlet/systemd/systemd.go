@@ -37,7 +37,6 @@ const (
 // fail at once with an error wrapping quadlet.ErrUnavailable, and a new dial is tried after a
 // backoff (100 ms doubling to 2 s). Close it when done: nothing else closes it.
 type Manager struct {
-	scope Scope
 	conns conns
 	open  opener
 }
@@ -50,12 +49,12 @@ func New(ctx context.Context, scope Scope) (*Manager, error) {
 	if scope != User && scope != System {
 		return nil, fmt.Errorf("systemd: unknown scope %d", scope)
 	}
-	return newManager(ctx, scope, busDialer(openBus(scope)), openBus(scope))
+	return newManager(ctx, busDialer(openBus(scope)), openBus(scope))
 }
 
 // newManager connects with dial; UnitChanges streams are opened with open.
-func newManager(ctx context.Context, scope Scope, dial dialer, open opener) (*Manager, error) {
-	m := &Manager{scope: scope, conns: conns{dial: dial}, open: open}
+func newManager(ctx context.Context, dial dialer, open opener) (*Manager, error) {
+	m := &Manager{conns: conns{dial: dial}, open: open}
 	if _, err := m.conns.get(ctx); err != nil {
 		return nil, fmt.Errorf("systemd: %w", err)
 	}
