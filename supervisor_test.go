@@ -411,3 +411,20 @@ func TestOnReportMayCallTheSupervisor(t *testing.T) {
 		}
 	})
 }
+
+func TestTriggerRunsAPassAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNode(t, skerry.Options{PeriodicOnly: true}, demoApps()...)
+		n.start(t)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		n.taken()
+		n.rt.KillExternally("lnd")
+		n.sup.Trigger()
+		time.Sleep(5 * time.Second) // the start's readiness wait, well before the 30 s interval
+		synctest.Wait()
+		if reps := n.taken(); len(reps) != 1 || reps[0].Source != skerry.SourcePass || reps[0].Apps[1].Action != orchestrator.ActionStart {
+			t.Fatalf("reports %v, want a pass that starts lnd at once", reps)
+		}
+	})
+}
