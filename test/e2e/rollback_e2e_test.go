@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/skerry-dev/skerry/orchestrator"
 	"github.com/skerry-dev/skerry/runtime"
@@ -90,5 +91,67 @@ func TestRollbackSurvivesRestartsOnPodman(t *testing.T) {
 	}
 	if got := podmanCLI(t, "exec", a.Name, "cat", "/data/state"); got != "keep" {
 		t.Fatalf("data after the upgrade: %q", got)
+	}
+}
+
+// TestInterruptedUpgradeIsFinishedOnPodman: a daemon stopped while the new release is coming up
+// leaves the previous one as <app>.PREV; a restarted daemon finishes the upgrade: it commits a
+// release that comes up, and rolls back onto the previous container one that does not.
+func TestInterruptedUpgradeIsFinishedOnPodman(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		command []string
+		commits bool
+	}{
+		{"good release", nil, true},
+		{"failing release", []string{"sleep", "1000"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newNode(t)
+			a := app(uniq("interrupted"))
+			n.install(t, a)
+			podmanCLI(t, "exec", a.Name, "sh", "-c", "echo keep > /data/state")
+			before := n.mustBeHealthy(t, a.Name)
+			next := a
+			next.Container.Env = map[string]string{"MODE": "two"}
+			next.MinUptime = 5 * time.Second // a readiness wait of 5 s at least
+			if tc.command != nil {
+				next.Container.Command = tc.command
+				next.Health.StartPeriod = 5 * time.Second // failures count after 5 s
+			}
+			// The old container's stop takes 1 s (StopTimeout), the new one starts within a
+			// second more: 3 s is inside the readiness wait.
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			stopped := orchestrator.New(n.rt, orchestrator.Options{Logger: logger, Companions: n.comps})
+			if _, err := stopped.Install(ctx, next); !errors.Is(err, orchestrator.ErrInterrupted) || errors.Is(err, orchestrator.ErrRolledBack) {
+				t.Fatalf("interrupted upgrade: %v", err)
+			}
+			if st := podmanCLI(t, "inspect", "-f", "{{.State.Status}}", a.Name+".PREV"); st != "exited" && st != "stopped" {
+				t.Fatalf("the previous release is %s", st)
+			}
+
+			o := orchestrator.New(n.rt, orchestrator.Options{Logger: logger, Companions: n.comps})
+			if err := o.RegisterAll(context.Background(), next); err != nil {
+				t.Fatal(err)
+			}
+			rep := o.ReconcileAll(context.Background())
+			if err := rep.Apps[0].Err; tc.commits != (err == nil) || (!tc.commits && !errors.Is(err, orchestrator.ErrRolledBack)) {
+				t.Fatalf("the pass after the interruption: %v", rep)
+			}
+			after := n.mustBeHealthy(t, a.Name)
+			if got := podmanCLI(t, "exec", a.Name, "sh", "-c", "echo $MODE"); (got == "two") != tc.commits {
+				t.Fatalf("runs MODE=%s, committed=%v", got, tc.commits)
+			}
+			if !tc.commits && after.ID != before.ID {
+				t.Fatalf("rolled back onto another container: %s -> %s", before.ID, after.ID)
+			}
+			if got := podmanCLI(t, "exec", a.Name, "cat", "/data/state"); got != "keep" {
+				t.Fatalf("data: %q", got)
+			}
+			if _, err := n.rt.Inspect(context.Background(), a.Name+".PREV"); !errors.Is(err, runtime.ErrNotFound) {
+				t.Fatalf("%s.PREV left: %v", a.Name, err)
+			}
+		})
 	}
 }
