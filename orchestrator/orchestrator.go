@@ -14,6 +14,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/skerry-dev/skerry/health"
 	"github.com/skerry-dev/skerry/runtime"
@@ -80,6 +81,9 @@ type Options struct {
 	// required by apps with Secrets or with hook outputs that name consumers. The podman
 	// runtime is one: Options{Secrets: rt}.
 	Secrets runtime.SecretStore
+	// CheckTimers, when set, lets passes remove podman's health-check timers that outlived
+	// their containers (at the first pass, then every TimerSweepInterval; see CheckTimers).
+	CheckTimers CheckTimers
 }
 
 // Orchestrator keeps apps in their desired state on a runtime. Operations on one app are
@@ -95,6 +99,8 @@ type Orchestrator struct {
 	watches []*appWatch
 	// starts counts starting actions in flight; readiness checks wait for them.
 	starts startsInFlight
+	// nextSweep is when the next pass looks for stray check timers.
+	nextSweep time.Time
 }
 
 // appState is the orchestrator's memory of one app. lock serializes operations on the app;

@@ -62,6 +62,7 @@ func (o *Orchestrator) ReconcileAll(ctx context.Context) Report {
 			add(o.reconcileOne(ctx, s, obs, recs[name], gens[name]))
 		})
 	}
+	rep.StrayTimers = o.sweepTimers(ctx, observed)
 	// A pass whose context ended never leaves an app out of its report (a report without it
 	// could pass for converged).
 	reported := map[string]bool{}

@@ -55,6 +55,9 @@ type Report struct {
 	// Apps holds one entry per app, sorted by name; orphans (managed containers of apps the
 	// orchestrator does not know) are listed with ActionNone and Reason "orphan".
 	Apps []AppReport
+	// StrayTimers lists the podman check timers the pass removed because their container was
+	// gone (Options.CheckTimers).
+	StrayTimers []string
 }
 
 // Converged reports whether the pass observed the runtime and every app is OK.

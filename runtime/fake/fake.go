@@ -203,13 +203,18 @@ func (c *container) observe() runtime.Observation {
 	}
 }
 
-// Inspect implements runtime.Containers.
+// Inspect implements runtime.Containers. Like podman's, it takes a container's name or ID.
 func (r *Runtime) Inspect(ctx context.Context, name string) (runtime.Observation, error) {
 	if err := r.enter(ctx, OpInspect); err != nil {
 		return runtime.Observation{}, err
 	}
 	defer r.mu.Unlock()
 	c, ok := r.containers[name]
+	for _, other := range r.containers {
+		if !ok && other.id == name {
+			c, ok = other, true
+		}
+	}
 	if !ok {
 		return runtime.Observation{}, notFound(name)
 	}
@@ -240,7 +245,7 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) error 
 	}
 	r.nextID++
 	spec.Labels = maps.Clone(spec.Labels)
-	c := &container{spec: spec, id: fmt.Sprintf("fake%08d", r.nextID), state: runtime.StateCreated}
+	c := &container{spec: spec, id: containerID(r.nextID), state: runtime.StateCreated}
 	r.containers[spec.Name] = c
 	r.emit(c, "create")
 	return nil
@@ -464,3 +469,6 @@ func (r *Runtime) Logs(ctx context.Context, name string, tail int) ([]string, er
 	}
 	return slices.Clone(lines), nil
 }
+
+// containerID returns the nth container ID: 64 hex digits, as podman's.
+func containerID(n int) string { return fmt.Sprintf("%064x", n) }
