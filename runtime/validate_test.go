@@ -1,12 +1,16 @@
 package runtime_test
 
 import (
+	"cmp"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"pgregory.net/rapid"
 
 	"github.com/skerry-dev/skerry/runtime"
 )
@@ -226,4 +230,47 @@ func TestSpecHash(t *testing.T) {
 	if len(runtime.SpecHash(a)) != 16 {
 		t.Fatalf("hash %q", runtime.SpecHash(a))
 	}
+}
+
+// The duplicate-port check agrees with a port-by-port model: two entries clash when they share
+// a protocol and a host port, on the same address or when either binds every address.
+func TestDuplicatePortsProperty(t *testing.T) {
+	ips := []string{"", "0.0.0.0", "::", "127.0.0.1", "::1", "0:0::1", "10.0.0.1"}
+	wildcard := map[string]bool{"": true, "0.0.0.0": true, "::": true}
+	norm := map[string]string{"0:0::1": "::1"}
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.IntRange(1, 4).Draw(t, "n")
+		var ports []runtime.Port
+		for i := range n {
+			ports = append(ports, runtime.Port{
+				HostIP:   rapid.SampledFrom(ips).Draw(t, fmt.Sprintf("ip%d", i)),
+				HostPort: uint16(rapid.IntRange(1, 12).Draw(t, fmt.Sprintf("port%d", i))),
+				Count:    uint16(rapid.IntRange(0, 4).Draw(t, fmt.Sprintf("count%d", i))),
+				Protocol: rapid.SampledFrom([]string{"", "tcp", "udp"}).Draw(t, fmt.Sprintf("proto%d", i)),
+			})
+			ports[i].ContainerPort = ports[i].HostPort
+		}
+		type use struct {
+			proto string
+			port  int
+		}
+		want := false
+		seen := map[use][]string{}
+		for _, p := range ports {
+			proto, ip := cmp.Or(p.Protocol, "tcp"), cmp.Or(norm[p.HostIP], p.HostIP)
+			for port := int(p.HostPort); port < int(p.HostPort)+int(max(p.Count, 1)); port++ {
+				for _, other := range seen[use{proto, port}] {
+					want = want || wildcard[ip] || wildcard[other] || ip == other
+				}
+			}
+			for port := int(p.HostPort); port < int(p.HostPort)+int(max(p.Count, 1)); port++ {
+				seen[use{proto, port}] = append(seen[use{proto, port}], ip)
+			}
+		}
+		s := validSpec()
+		s.Ports = ports
+		if got := s.Validate() != nil; got != want {
+			t.Fatalf("ports %+v: clash reported %v, want %v (%v)", ports, got, want, s.Validate())
+		}
+	})
 }
