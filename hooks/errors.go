@@ -33,7 +33,8 @@ func (e *TemplateError) Unwrap() error { return e.Err }
 var safeDetail = regexp.MustCompile(`^(map has no entry for key "[^"]*"|nil data; no entry for key "[^"]*"|` +
 	`can't evaluate field \S+ in type \S+|nil pointer evaluating \S+|\S+ is an unexported field of struct type \S+|` +
 	`wrong number of args for \S+: want (at least )?\d+ got \d+|"[^"]*" is not a defined function|` +
-	`undefined variable: \S+|template "[^"]*" not defined|wrong type for value; expected \S+; got \S+)$`)
+	`undefined variable: \S+|template "[^"]*" not defined|wrong type for value; expected \S+; got \S+|` +
+	`"[^"]*" is an incomplete or empty template)$`)
 
 // describeTemplateErr renders err without the data: text/template's position and action
 // ("template: t:1:10: executing \"t\" at <.password>"), then its message when safeDetail
@@ -45,13 +46,16 @@ func describeTemplateErr(err error) string {
 	}
 	msg := ee.Err.Error()
 	pos, detail, ok := strings.Cut(msg, ">: ")
-	if !ok {
-		return "render failed"
+	if !ok { // no action to point at: "template: NAME: DETAIL"
+		pos, detail = "template: "+ee.Name, strings.TrimPrefix(msg, "template: "+ee.Name+": ")
 	}
 	if safeDetail.MatchString(detail) {
 		return msg
 	}
-	return pos + ">: detail withheld (it may quote the data)"
+	if ok {
+		pos += ">"
+	}
+	return pos + ": detail withheld (it may quote the data)"
 }
 
 // MaxErrorText bounds the text of a hook's error (see BoundError).

@@ -94,3 +94,11 @@ func TestBoundError(t *testing.T) {
 		t.Fatalf("RunAll: %d bytes of error text, errors.Is %v", len(err.Error()), errors.Is(err, huge))
 	}
 }
+
+func TestEmptyTemplateError(t *testing.T) {
+	h := hooks.TemplateFile{Path: filepath.Join(t.TempDir(), "f"), Template: template.New("empty")}
+	_, err := h.PreStart(t.Context())
+	if err == nil || !strings.Contains(err.Error(), `"empty" is an incomplete or empty template`) {
+		t.Fatalf("err = %v, want text/template's message", err)
+	}
+}
