@@ -87,15 +87,20 @@ func (s *Supervisor) register(apps []App) error {
 	for i, a := range apps {
 		plain[i] = a.App
 	}
-	if err := s.orch.RegisterAll(context.Background(), plain...); err != nil {
-		return err
-	}
-	for _, a := range apps {
-		if s.comps != nil {
+	// Companions first: the orchestrator checks the secrets they reference and the rendered
+	// files that name them as consumers against the registered companions. New discards the
+	// manager on an error.
+	if s.comps != nil {
+		for _, a := range apps {
 			if err := s.comps.Register(a.Name, a.Companions...); err != nil {
 				return err
 			}
 		}
+	}
+	if err := s.orch.RegisterAll(context.Background(), plain...); err != nil {
+		return err
+	}
+	for _, a := range apps {
 		s.mu.Lock()
 		s.apps[a.Name] = a
 		s.mu.Unlock()
