@@ -207,6 +207,9 @@ func TestReportNamesChangedInputsAndConsumers(t *testing.T) {
 		if fmt.Sprint(btc.Inputs) != fmt.Sprint(want) || btc.Action != orchestrator.ActionRecreate {
 			t.Fatalf("report: %v %v, want recreate and %v", btc.Action, btc.Inputs, want)
 		}
+		if s := btc.String(); !strings.Contains(s, "secret:rpc changed for btc, btc-ui") {
+			t.Fatalf("report line %q does not say what changed for whom", s)
+		}
 	})
 }
 

@@ -40,6 +40,9 @@ func (r AppReport) OK() bool { return r.Err == nil && r.Action != ActionWait }
 
 func (r AppReport) String() string {
 	s := fmt.Sprintf("%s: %s/%s -> %s (%s)", r.App, r.Observed, r.Health, r.Action, r.Reason)
+	for _, in := range r.Inputs {
+		s += fmt.Sprintf("; %s changed for %s", in.Input, strings.Join(in.Consumers, ", "))
+	}
 	if r.Err != nil {
 		s += ": error: " + r.Err.Error()
 	}
