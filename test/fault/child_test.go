@@ -129,12 +129,12 @@ func runChild(cfg childConfig) int {
 		OnReport: func(r skerry.Report) {
 			if r.Source != skerry.SourcePass {
 				if r.Acted() > 0 || !r.Converged() {
-					fmt.Printf("%s converged=%v %s\n", r.Source, r.Converged(), r)
+					fmt.Printf("%s %s\n", r.Source, r)
 				}
 				return
 			}
 			pass++
-			fmt.Printf("pass %d converged=%v %s\n", pass, r.Converged(), r)
+			fmt.Printf("pass %d converged=%v: %s\n", pass, r.Converged(), r)
 			if cfg.Rotate > 0 && pass%cfg.Rotate == 0 {
 				rotation.Add(1)
 			}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -116,9 +117,10 @@ func (d *daemon) waitLine(since time.Time, within time.Duration, ok func(string)
 	}
 }
 
-func isConverged(s string) bool {
-	return strings.HasPrefix(s, "pass ") && strings.Contains(s, " converged=true ")
-}
+// isConverged matches the line of a periodic pass that converged.
+func isConverged(s string) bool { return convergedRE.MatchString(s) }
+
+var convergedRE = regexp.MustCompile(`^pass [0-9]+ converged=true:`)
 
 // kill SIGKILLs the daemon and waits for it to be gone.
 func (d *daemon) kill() {

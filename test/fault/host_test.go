@@ -283,7 +283,7 @@ func wipe() {
 	userctl("daemon-reload")
 	userctl("reset-failed")
 	for _, n := range append(slices.Clone(apps), uiName) {
-		sh("podman", "rm", "-f", "-t", "0", n)
+		sh("podman", "rm", "-f", "-i", "-t", "0", n, n+".PREV", n+".FAILED")
 	}
 	for _, app := range apps {
 		sh("podman", "volume", "rm", "-f", volumeOf(app))
