@@ -3,7 +3,6 @@ package orchestrator_test
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -13,45 +12,6 @@ import (
 	"github.com/skerry-dev/skerry/orchestrator"
 	"github.com/skerry-dev/skerry/runtime"
 )
-
-// TestUninstallWithoutContainerRemovesCompanions: the container went (podman rm -f, or a kill
-// between the remove and the create of a recreate), its companions did not: uninstall removes
-// them all the same, whether explicit or by a pass.
-func TestUninstallWithoutContainerRemovesCompanions(t *testing.T) {
-	for _, how := range []string{"uninstall", "pass after a restart"} {
-		t.Run(how, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				comps := &recordingCompanions{}
-				rt, o := setup(orchestrator.Options{Companions: comps})
-				comps.rt = rt
-				ctx := context.Background()
-				if _, err := o.Install(ctx, newApp("bitcoind")); err != nil {
-					t.Fatal(err)
-				}
-				rt.RemoveExternally("bitcoind")
-				if how == "uninstall" {
-					if _, err := o.Uninstall(ctx, "bitcoind", orchestrator.UninstallOptions{}); err != nil {
-						t.Fatal(err)
-					}
-				} else {
-					// A daemon restarted with the app no longer in its config: a pass knows nothing
-					// of it, an explicit uninstall does.
-					o = orchestrator.New(rt, orchestrator.Options{Logger: quiet, Companions: comps})
-					if _, err := o.Uninstall(ctx, "bitcoind", orchestrator.UninstallOptions{}); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want := []string{"install bitcoind", "remove bitcoind (app container exists: false)"}
-				if !slices.Equal(comps.events, want) {
-					t.Fatalf("companion events %q, want %q", comps.events, want)
-				}
-				if len(o.Apps()) != 0 {
-					t.Fatalf("apps %v", o.Apps())
-				}
-			})
-		})
-	}
-}
 
 // TestExplicitInstallObservesDependencies: a dependency killed with no pass in between must not
 // be taken as ready by an explicit Install of its dependant.
