@@ -5,7 +5,6 @@ package e2e_test
 import (
 	"context"
 	"errors"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -22,14 +21,6 @@ import (
 // restart in flight, and leaves apps and companion running; a second Run converges again.
 func TestSupervisorConvergesAndStopsWithinItsBound(t *testing.T) {
 	n := newNode(t) // podman and the user manager; the supervisor builds its own orchestrator
-	dir, err := quadlet.UserDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// On a fresh node the unit directory may not exist; the companion manager does not create it.
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	btc, lnd := app(uniq("sup-btc")), app(uniq("sup-lnd"))
 	lnd.DependsOn = []orchestrator.Dependency{{App: btc.Name, Condition: orchestrator.Healthy}}
 	comp := ui(btc.Name)
