@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -316,5 +317,34 @@ func TestFreshNodeWithoutUnitDirectory(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"lnd-ui.container"}, files(t, dir)); diff != "" {
 		t.Fatalf("files (-want +got):\n%s", diff)
+	}
+}
+
+// A node upgraded from a skerry that wrote no marker keeps its companions: recognized by the
+// old header and label, rewritten with the marker when registered, orphans otherwise.
+func TestUnitFilesFromBeforeTheMarker(t *testing.T) {
+	e := setup(t, companion.Options{})
+	ctx := context.Background()
+	installed(t, e, "lnd", uiSpec("lnd-ui"))
+	installed(t, e, "bitcoind", uiSpec("bitcoind-ui"))
+	for _, name := range []string{"lnd-ui", "bitcoind-ui"} {
+		path := filepath.Join(e.dir, name+".container")
+		data, _ := os.ReadFile(path)
+		_, old, _ := strings.Cut(string(data), "\n") // the file as the older skerry wrote it
+		os.WriteFile(path, []byte(old), 0o644)
+	}
+	e.units.Reload(ctx)
+	m := e.restart(t, companion.Options{})
+	m.Register("lnd", uiSpec("lnd-ui"))
+	got := briefs(m.Reconcile(ctx))
+	want := []brief{
+		{"bitcoind", "bitcoind-ui.service", companion.ActionNone, companion.StatusOrphan, false},
+		{"lnd", "lnd-ui.service", companion.ActionRestarted, companion.StatusActive, false},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("reports (-want +got):\n%s", diff)
+	}
+	if data, _ := os.ReadFile(filepath.Join(e.dir, "lnd-ui.container")); !strings.HasPrefix(string(data), "# skerry: companion-of=lnd\n") {
+		t.Fatalf("not rewritten with the marker:\n%s", data)
 	}
 }

@@ -40,14 +40,35 @@ func marker(app string) string { return markerPrefix + app + "\n" }
 // appNameRE is the set of app names runtime.ValidateName accepts.
 var appNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
 
-// ownerOf returns the app named by data's marker line, if data opens with one.
+// legacyHeader opened the unit files skerry wrote before the marker existed; such a file is
+// recognized by it and its container label (Label="io.skerry.companion-of=<app>"), so that
+// upgrading skerry neither orphans nor refuses the companions a node already runs. The next
+// pass over a registered one rewrites it with the marker.
+const legacyHeader = "# Rendered by skerry; manual changes are overwritten."
+
+// ownerOf returns the app named by data's marker line, if data opens with one (or is a unit
+// file skerry wrote before the marker existed).
 func ownerOf(data []byte) (string, bool) {
-	line, _, found := bytes.Cut(data, []byte("\n"))
+	line, rest, found := bytes.Cut(data, []byte("\n"))
+	if string(line) == legacyHeader {
+		return legacyOwner(string(rest))
+	}
 	app, ok := strings.CutPrefix(string(line), markerPrefix)
 	if !found || !ok || !appNameRE.MatchString(app) {
 		return "", false
 	}
 	return app, true
+}
+
+// legacyOwner returns the app of the companion label of a legacy unit file's body.
+func legacyOwner(body string) (string, bool) {
+	for line := range strings.Lines(body) {
+		v, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), `Label="`+LabelCompanionOf+"=")
+		if app, ok2 := strings.CutSuffix(v, `"`); ok && ok2 && appNameRE.MatchString(app) {
+			return app, true
+		}
+	}
+	return "", false
 }
 
 // onDisk is what the unit directory holds of one companion name.

@@ -95,6 +95,10 @@ func TestOwnerOf(t *testing.T) {
 		{"# skerry: companion-of=\n", "", false},
 		{"#skerry: companion-of=bitcoind\n", "", false},
 		{"", "", false},
+		// Written by skerry before the marker existed.
+		{legacyHeader + "\n[Container]\nImage=a\nLabel=\"io.skerry.companion-of=lnd\"\n", "lnd", true},
+		{legacyHeader + "\n[Container]\nImage=a\n", "", false},
+		{legacyHeader + "\n[Container]\nLabel=\"io.skerry.companion-of=Bad App\"\n", "", false},
 	} {
 		app, ok := ownerOf([]byte(tc.data))
 		if app != tc.app || ok != tc.ok {
