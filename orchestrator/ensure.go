@@ -105,8 +105,10 @@ func (o *Orchestrator) settleRecords(ctx context.Context, s *appState, obs *runt
 	if recs != nil {
 		o.publish(func() { s.recs = *recs })
 	}
+	// Looked up when they matter and are not known, and always for an uninstall outside a pass
+	// (whatever this process remembers, nothing of the app may be left).
 	drift := obs.Managed() && obs.SpecHash() != s.spec.Labels[runtime.LabelSpecHash]
-	if !s.recs.known && (obs.State == runtime.StateMissing || drift || !s.desired) {
+	if (!s.recs.known && (obs.State == runtime.StateMissing || drift)) || (!s.desired && recs == nil) {
 		if err := o.lookRecords(ctx, s); err != nil {
 			return err
 		}

@@ -123,3 +123,26 @@ func TestUninstallWithoutContainerRemovesCompanions(t *testing.T) {
 		})
 	}
 }
+
+// Uninstall removes the app's release records whatever this process remembers of them (here,
+// another orchestrator left lnd.FAILED after this one last looked).
+func TestUninstallRemovesReleaseRecords(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, o := setup(orchestrator.Options{})
+		ctx := context.Background()
+		if _, err := o.Install(ctx, newApp("lnd")); err != nil {
+			t.Fatal(err)
+		}
+		rt.AddImage(broken)
+		rt.SetImageBehaviour(broken, fake.Behaviour{Unhealthy: true})
+		if _, err := restart(rt).Install(ctx, upgraded(broken)); !errors.Is(err, orchestrator.ErrRolledBack) {
+			t.Fatal(err)
+		}
+		if _, err := o.Uninstall(ctx, "lnd", orchestrator.UninstallOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := rt.Names(); len(got) != 0 {
+			t.Fatalf("containers left: %v", got)
+		}
+	})
+}

@@ -46,7 +46,7 @@ func TestRollbackSurvivesRestartsOnPodman(t *testing.T) {
 	missing := a
 	missing.Container.Image = "localhost/busybox:does-not-exist"
 	rep := restarted(missing).ReconcileAll(ctx)
-	if err := rep.Apps[0].Err; !errors.Is(err, runtime.ErrImageNotFound) || !strings.Contains(err.Error(), missing.Container.Image) {
+	if err := appReport(t, rep, a.Name).Err; !errors.Is(err, runtime.ErrImageNotFound) || !strings.Contains(err.Error(), missing.Container.Image) {
 		t.Fatalf("missing image: %v", rep)
 	}
 	unchanged("missing image")
@@ -60,7 +60,7 @@ func TestRollbackSurvivesRestartsOnPodman(t *testing.T) {
 	failing := a // starts, serves nothing: its check fails
 	failing.Container.Command = []string{"sleep", "1000"}
 	rep = restarted(failing).ReconcileAll(ctx)
-	if err := rep.Apps[0].Err; !errors.Is(err, orchestrator.ErrRolledBack) || !errors.Is(err, orchestrator.ErrNotReady) || rep.Apps[0].Rollback == nil {
+	if r := appReport(t, rep, a.Name); !errors.Is(r.Err, orchestrator.ErrRolledBack) || !errors.Is(r.Err, orchestrator.ErrNotReady) || r.Rollback == nil {
 		t.Fatalf("failing release: %v", rep)
 	}
 	unchanged("failing release")
@@ -71,7 +71,7 @@ func TestRollbackSurvivesRestartsOnPodman(t *testing.T) {
 	for i := range 2 {
 		o := restarted(failing)
 		rep = o.ReconcileAll(ctx)
-		if rep.Acted() != 0 || !rep.Converged() || rep.Apps[0].Rollback == nil || !strings.Contains(rep.Apps[0].Reason, "rolled back from") {
+		if r := appReport(t, rep, a.Name); r.Action != orchestrator.ActionNone || !r.OK() || r.Rollback == nil || !strings.Contains(r.Reason, "rolled back from") {
 			t.Fatalf("restart %d with the failed release desired: %v", i, rep)
 		}
 		if r, held := o.Held(a.Name); !held || r.Hash != before.SpecHash() {
@@ -83,7 +83,7 @@ func TestRollbackSurvivesRestartsOnPodman(t *testing.T) {
 	// A new desired spec releases the hold: the record goes, the app moves on.
 	next := a
 	next.Container.Env = map[string]string{"MODE": "two"}
-	if rep := restarted(next).ReconcileAll(ctx); !rep.Converged() || rep.Apps[0].Rollback != nil {
+	if r := appReport(t, restarted(next).ReconcileAll(ctx), a.Name); !r.OK() || r.Rollback != nil {
 		t.Fatalf("new spec: %v", rep)
 	}
 	if got := n.containersOf(t, a.Name); got != 1 {
@@ -136,7 +136,7 @@ func TestInterruptedUpgradeIsFinishedOnPodman(t *testing.T) {
 				t.Fatal(err)
 			}
 			rep := o.ReconcileAll(context.Background())
-			if err := rep.Apps[0].Err; tc.commits != (err == nil) || (!tc.commits && !errors.Is(err, orchestrator.ErrRolledBack)) {
+			if err := appReport(t, rep, a.Name).Err; tc.commits != (err == nil) || (!tc.commits && !errors.Is(err, orchestrator.ErrRolledBack)) {
 				t.Fatalf("the pass after the interruption: %v", rep)
 			}
 			after := n.mustBeHealthy(t, a.Name)
@@ -154,4 +154,16 @@ func TestInterruptedUpgradeIsFinishedOnPodman(t *testing.T) {
 			}
 		})
 	}
+}
+
+// appReport returns the entry of app in a pass's report (the node may hold other tests' apps).
+func appReport(t *testing.T, rep orchestrator.Report, app string) orchestrator.AppReport {
+	t.Helper()
+	for _, r := range rep.Apps {
+		if r.App == app {
+			return r
+		}
+	}
+	t.Fatalf("no report of %s: %v", app, rep)
+	return orchestrator.AppReport{}
 }
