@@ -101,6 +101,7 @@ func checkLoaded(t *testing.T, units map[string]quadlet.Unit, serviceOf func(str
 	if out, err := verify.CombinedOutput(); err != nil || regexp.MustCompile(`(?m)^.*\.service: `).Match(out) {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
+	t.Logf("%d units loaded; systemd-analyze verify ran over %d files", strings.Count(out, "LoadState=loaded"), len(files))
 	dollar := func(s string) string { return strings.ReplaceAll(s, "$", "$$") }
 	for name, u := range units {
 		argv := execStart(t, serviceOf(name))
@@ -163,6 +164,7 @@ func checkResources(t *testing.T, labels map[string]string, genDir string) {
 		}
 	}
 	out := run(t, "systemctl", append([]string{"--user", "show", "-p", "LoadState", "--"}, slices.Sorted(maps.Keys(labels))...)...)
+	t.Logf("%d network and volume services loaded, their argv checked", strings.Count(out, "LoadState=loaded"))
 	if n := strings.Count(out, "LoadState=loaded"); n != len(labels) {
 		t.Errorf("%d of %d network and volume services loaded", n, len(labels))
 	}
@@ -210,7 +212,7 @@ func TestSystemdLoadsRenderedUnits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	extra, _ := filepath.Glob(filepath.Join(filepath.Dir(self), "quadlet-*"))
+	extra, _ := filepath.Glob(filepath.Join(filepath.Dir(self), "quadlet-[0-9]*"))
 	if len(extra) == 0 {
 		t.Logf("no further generator next to %s (quadlet-<version>): only the system's was checked", self)
 	}
