@@ -3,8 +3,9 @@
 // Command noded is an example node daemon that embeds skerry (its Supervisor) against real
 // rootless Podman and the systemd user manager: two demo apps (busybox httpd standing in for
 // bitcoind and lnd, lnd waiting for a healthy bitcoind), a companion web UI under systemd, a
-// pre-start hook that renders bitcoind's config with an RPC password rotating every few passes,
-// a status line per periodic pass and one per event-driven pass that acted or failed. On SIGTERM
+// pre-start hook that renders bitcoind's config with an RPC password rotating every few passes
+// (bitcoind and its UI consume it as a podman secret and in the rendered config, and both move
+// onto a new password within one pass), a status line per periodic pass and one per event-driven pass that acted or failed. On SIGTERM
 // it exits within -shutdown-timeout. Bad flags are refused before anything is touched.
 //
 //	CGO_ENABLED=0 go build -tags "containers_image_openpgp exclude_graphdriver_btrfs remote" ./examples/noded
@@ -25,6 +26,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"sync/atomic"
 	"syscall"
 	"text/template"
 	"time"
@@ -152,8 +154,8 @@ func defaultStateDir() string {
 }
 
 func run(ctx context.Context, log *slog.Logger, cfg config) error {
-	rotation := 0
-	password := func() string { return fmt.Sprintf("rpc-password-%d", rotation) }
+	var rotation atomic.Int64 // read by hooks and secret values during passes
+	password := func() string { return fmt.Sprintf("rpc-password-%d", rotation.Load()) }
 	apps := append(demoApps(cfg.image, cfg.stateDir, password), fillerApps(cfg.image, cfg.extraApps)...)
 
 	rt, err := podman.New(ctx, cfg.socket)
@@ -186,7 +188,7 @@ func run(ctx context.Context, log *slog.Logger, cfg config) error {
 			pass++
 			fmt.Printf("pass %d %s (%v)\n", pass, r, r.Duration.Round(time.Millisecond))
 			if cfg.rotateEvery > 0 && pass%cfg.rotateEvery == 0 {
-				rotation++ // the next pass's hook rewrites bitcoind's config; it restarts
+				rotation.Add(1) // the next pass stores the new secret and rewrites the config: bitcoind and its UI move onto it
 			}
 			if cfg.passes > 0 && pass >= cfg.passes {
 				cancel()
@@ -203,7 +205,7 @@ func run(ctx context.Context, log *slog.Logger, cfg config) error {
 			}
 			fmt.Println("uninstalled", apps[i].Name)
 		}
-		return nil
+		return rt.RemoveSecret(ctx, rpcSecret)
 	}
 	if err := os.MkdirAll(cfg.stateDir, 0o700); err != nil {
 		return err
@@ -214,9 +216,14 @@ func run(ctx context.Context, log *slog.Logger, cfg config) error {
 	return nil
 }
 
-// demoApps returns two apps and bitcoind's companion UI. A pre-start hook of bitcoind-demo
-// renders its config (holding the RPC password) into a file mounted read-only into it; when the
-// password rotates the hook reports a change and the orchestrator restarts bitcoind-demo.
+// rpcSecret is the podman secret holding bitcoind-demo's RPC password.
+const rpcSecret = "bitcoind-demo-rpc"
+
+// demoApps returns two apps and bitcoind's companion UI. Both bitcoind-demo and its UI consume
+// the RPC password twice: as the podman secret rpcSecret (bitcoind as $RPC_PASSWORD, the UI as
+// /run/secrets/rpc) and in bitcoin.conf, which a pre-start hook renders into a directory both
+// mount read-only. When the password rotates, the next pass recreates bitcoind-demo and
+// restarts its UI, both onto the new value; the value is never in a unit file or a label.
 func demoApps(image, stateDir string, password func() string) []skerry.App {
 	web := func(name string, port uint16) orchestrator.App {
 		return orchestrator.App{
@@ -233,14 +240,18 @@ func demoApps(image, stateDir string, password func() string) []skerry.App {
 	}
 	confDir := filepath.Join(stateDir, "bitcoind")
 	btc := web("bitcoind-demo", 18332)
-	btc.Container.Mounts = append(btc.Container.Mounts, runtime.Mount{Type: runtime.MountBind, Source: confDir, Target: "/etc/bitcoin", ReadOnly: true})
+	confMount := runtime.Mount{Type: runtime.MountBind, Source: confDir, Target: "/etc/bitcoin", ReadOnly: true}
+	btc.Container.Mounts = append(btc.Container.Mounts, confMount)
+	btc.Container.Secrets = []runtime.SecretRef{{Name: rpcSecret, Kind: runtime.SecretEnv, Target: "RPC_PASSWORD"}}
+	btc.Secrets = []orchestrator.Secret{{Name: rpcSecret, Value: func(context.Context) ([]byte, error) { return []byte(password()), nil }}}
 	btc.Hooks = []hooks.Hook{
 		hooks.Func(func(context.Context) (bool, error) { return false, os.MkdirAll(confDir, 0o755) }),
 		hooks.TemplateFile{
-			Path:     filepath.Join(confDir, "bitcoin.conf"),
-			Template: template.Must(template.New("bitcoin.conf").Parse("rpcuser=ui\nrpcpassword={{.}}\n")),
-			Data:     func(context.Context) (any, error) { return password(), nil },
-			Mode:     0o644,
+			Path:      filepath.Join(confDir, "bitcoin.conf"),
+			Template:  template.Must(template.New("bitcoin.conf").Parse("rpcuser=ui\nrpcpassword={{.}}\n")),
+			Data:      func(context.Context) (any, error) { return password(), nil },
+			Mode:      0o644,
+			Consumers: []string{"bitcoind-demo", "bitcoind-demo-ui"},
 		},
 	}
 	lnd := web("lnd-demo", 19735)
@@ -250,6 +261,8 @@ func demoApps(image, stateDir string, password func() string) []skerry.App {
 		Image:       image,
 		Command:     []string{"httpd", "-f", "-p", "13002", "-h", "/www"},
 		Ports:       []runtime.Port{{HostIP: "127.0.0.1", HostPort: 13002, ContainerPort: 13002}},
+		Mounts:      []runtime.Mount{confMount},
+		Secrets:     []runtime.SecretRef{{Name: rpcSecret, Target: "rpc"}},
 		Health:      health.Check{Exec: []string{"wget", "-q", "-O-", "http://127.0.0.1:13002/"}, Interval: 5 * time.Second},
 		StopTimeout: time.Second,
 	}
