@@ -41,9 +41,12 @@ type Unit struct {
 // RemapUsers, RemapUid, RemapGid, RemapUidSize and VolatileTmp. Each field documents its key;
 // keys newer than podman 5.0 name the release that added them, and Render refuses them (or,
 // with Options.Downgrade, passes the equivalent podman flag) for an older target. A value is
-// never an empty string or word, never exactly ";" (systemd's command separator), never holds a
-// control character, a C1 control (U+0080..U+009F) or invalid UTF-8: Render refuses such values
-// with an *Error naming the field.
+// never an empty string or word, never exactly ";" (systemd's command separator), never holds
+// NUL, a C1 control (U+0080..U+009F) or invalid UTF-8, and only the word-valued keys (Exec,
+// PodmanArgs, GlobalArgs, ReloadCmd, Mount, Secret, EnvironmentFile, Mask, Unmask and the
+// Environment, Label and Annotation values) carry the other C0 controls (as C escapes): Render
+// refuses anything else with an *Error naming the field and the rule. Every '%' and '$' is
+// written as a literal, but a systemd directory specifier starting a host path ("%h/data").
 type Container struct {
 	Image string // Image= (required unless Rootfs is set)
 	// Rootfs= runs the container from a host directory instead of an image (not with Image).
