@@ -11,7 +11,7 @@ import (
 // Inputs: a companion takes secrets by reference (Spec.Secrets, rendered as Quadlet Secret=
 // lines: the value never enters the unit file, the generated service or podman's command line)
 // and reads files its app's hooks render. The orchestrator computes the digest of the versions
-// of both (orchestrator.Inputs) and hands it over with SetInputs; the unit file carries it as
+// of both (see orchestrator.Secret) and hands it over with SetInputs; the unit file carries it as
 // the label runtime.LabelInputs, so a rotation changes the file and the next pass restarts the
 // unit onto it (its `podman run --replace` creates the container afresh, which is what podman
 // needs to hand it a replaced secret). A failed restart is retried by later passes like any

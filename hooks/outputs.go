@@ -5,7 +5,7 @@ type Output struct {
 	// Path is the rendered file, an absolute host path.
 	Path string
 	// Consumers name the app and/or its companions that read Path (bind-mounted, best as a
-	// directory: see the package doc of orchestrator's inputs).
+	// directory: see orchestrator.Secret).
 	Consumers []string
 }
 

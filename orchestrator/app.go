@@ -43,12 +43,12 @@ type App struct {
 	// image from a registry the user whitelisted.
 	InsecurePull bool
 	// Secrets supply the values of the secrets the app's container and its companions
-	// reference (see Inputs): each one referenced must be supplied here. Stored in
+	// reference (see Secret): each one referenced must be supplied here. Stored in
 	// Options.Secrets at every pass, before the hooks run.
 	Secrets []Secret
 
 	// inputs is the digest of the app's own inputs and consumed every consumer's inputs, as
-	// the last pass computed them (see Inputs).
+	// the last pass computed them (see Secret).
 	inputs   string
 	consumed map[string]runtime.Inputs
 }

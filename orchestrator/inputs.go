@@ -11,7 +11,11 @@ import (
 	"github.com/skerry-dev/skerry/runtime"
 )
 
-// Inputs are what a container consumes beyond its spec: the secrets it references
+// Secret supplies the value of one secret that the app's container or its companions
+// reference by name. Value is called at every pass; the store keeps the secret as it is when
+// the value did not change, so nothing restarts.
+//
+// A container's inputs are what it consumes beyond its spec: the secrets it references
 // (runtime.SecretRef) and the files its app's hooks render for it (hooks.Producer). At every
 // pass, before Decide, the orchestrator stores the app's secret values (App.Secrets) in
 // Options.Secrets, runs the hooks, and computes each consumer's inputs: the version of every
@@ -27,10 +31,6 @@ import (
 // hooks.WriteIfChanged does) makes a directory mount show the new file at once, while a
 // single-file mount keeps the old inode until the container is recreated; both work, since a
 // consumer is recreated or restarted, but a directory mount never shows a stale file.
-
-// Secret supplies the value of one secret that the app's container or its companions
-// reference by name. Value is called at every pass; the store keeps the secret as it is when
-// the value did not change, so nothing restarts.
 type Secret struct {
 	// Name is the stored secret's name (runtime.ValidateSecretName).
 	Name string
@@ -133,7 +133,7 @@ func outputs(hs []hooks.Hook) []hooks.Output {
 
 // prepare runs before Decide for a desired app: it stores the app's secret values, runs its
 // hooks, and brings the app's spec and its companions' unit files onto the current inputs
-// (see Inputs). It reports whether a hook that names no consumers rewrote config (the app
+// (see Secret). It reports whether a hook that names no consumers rewrote config (the app
 // restarts then), whether a companion's inputs changed (its unit must be restarted), and the
 // inputs that changed since the last pass. Errors never carry a value.
 func (o *Orchestrator) prepare(ctx context.Context, s *appState) (hookChanged, companions bool, changes []InputChange, err error) {

@@ -77,7 +77,7 @@ type Options struct {
 	// spec changes with it, so switching it recreates every app with an exec check at the next
 	// pass.
 	ScheduleExecChecks bool
-	// Secrets stores the apps' secrets and fingerprints their rendered files (see Inputs);
+	// Secrets stores the apps' secrets and fingerprints their rendered files (see Secret);
 	// required by apps with Secrets or with hook outputs that name consumers. The podman
 	// runtime is one: Options{Secrets: rt}.
 	Secrets runtime.SecretStore

@@ -28,7 +28,7 @@ type AppReport struct {
 	// desired spec changes): what failed and what runs instead. See Orchestrator.Effective.
 	Rollback *Rollback
 	// Inputs lists the secrets and rendered files whose version changed in this pass, with
-	// the consumers (the app, its companions) brought onto them (see Inputs).
+	// the consumers (the app, its companions) brought onto them (see Secret).
 	Inputs   []InputChange
 	Duration time.Duration
 }

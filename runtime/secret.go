@@ -105,13 +105,16 @@ func WithInputs(specHash, inputs string) string {
 const maxSecretName = 253
 
 // ValidateSecretName checks a secret's name against podman's rule (1-253 bytes, none of ','
-// '/' '=' NUL) narrowed to printable ASCII, so that it is safe on a Quadlet Secret= line.
+// '/' '=' NUL) narrowed to printable ASCII without spaces, quotes, '%', '$' or '\', so that it
+// is safe on a Quadlet Secret= line. Names starting with "skerry." are skerry's own.
 func ValidateSecretName(p *Problems, field, name string) {
 	switch {
 	case name == "":
 		p.Add(field, "is empty")
 	case len(name) > maxSecretName:
 		p.Add(field, "is %d bytes long, the limit is %d", len(name), maxSecretName)
+	case strings.HasPrefix(name, "skerry."):
+		p.Add(field, "%q: the skerry. prefix is reserved (skerry.fingerprint-key holds the node's fingerprint key)", name)
 	case strings.ContainsAny(name, ",/=\\ \"'%$"):
 		p.Add(field, "%q contains one of , / = \\ space quote %% $", name)
 	case strings.IndexFunc(name, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0:

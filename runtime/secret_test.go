@@ -23,6 +23,7 @@ func TestSecretRefValidation(t *testing.T) {
 		{"slash", []runtime.SecretRef{{Name: "a/b", Target: "x"}}, "Secrets[0].Name"},
 		{"equals", []runtime.SecretRef{{Name: "a=b", Target: "x"}}, "Secrets[0].Name"},
 		{"newline", []runtime.SecretRef{{Name: "a\nb", Target: "x"}}, "Secrets[0].Name"},
+		{"reserved", []runtime.SecretRef{{Name: "skerry.fingerprint-key", Target: "x"}}, "Secrets[0].Name"},
 		{"too long", []runtime.SecretRef{{Name: strings.Repeat("a", 254), Target: "x"}}, "Secrets[0].Name"},
 		{"env without target", []runtime.SecretRef{{Name: "p", Kind: runtime.SecretEnv}}, "Secrets[0].Target"},
 		{"env clashes with Env", []runtime.SecretRef{{Name: "p", Kind: runtime.SecretEnv, Target: "HOME"}}, "Secrets[0].Target"},
