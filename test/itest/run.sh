@@ -27,6 +27,16 @@ bash "$ENV" run podman image exists localhost/busybox:latest || { echo "itest: b
 bash "$ENV" run systemctl --user is-system-running --wait >/dev/null || bash "$ENV" run systemctl --user --failed --no-pager
 
 mkdir -p "$SHARE/bin"
+# podman 5.8.2's Quadlet generator beside the tests: quadlet's integration test loads what it
+# generates into systemd too (the environment's own podman is 5.4.2). Built once, then kept.
+if [ ! -x "$SHARE/bin/quadlet-5.8.2" ]; then
+  echo "== build podman 5.8.2's quadlet generator"
+  d=$(mktemp -d)
+  printf 'module q\n\ngo 1.24\n\nrequire github.com/containers/podman/v5 v5.8.2\n' > "$d/go.mod"
+  (cd "$d" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -tags "containers_image_openpgp exclude_graphdriver_btrfs remote" \
+    -o "$SHARE/bin/quadlet-5.8.2" github.com/containers/podman/v5/cmd/quadlet)
+  rm -rf "$d"
+fi
 pkgs=$(cd "$REPO" && go list -tags "$TAGS" -f '{{if .XTestGoFiles}}{{.ImportPath}}{{else if .TestGoFiles}}{{.ImportPath}}{{end}}' ./... \
   | while read -r p; do
       dir=$(cd "$REPO" && go list -f '{{.Dir}}' "$p")
