@@ -127,15 +127,18 @@ func (c *campaign) uninstall(fault string) {
 		<-d.done
 		if ok && d.exit == nil {
 			c.converged++
-			break
+			if !c.check(fault) {
+				c.t.Logf("the uninstall's output:\n%s", d.tail(10))
+			}
+			return
 		}
 		if time.Now().After(deadline) {
 			c.violate(fault, "the uninstall did not complete:\n"+d.tail(10))
-			break
+			c.check(fault)
+			return
 		}
 		time.Sleep(time.Second)
 	}
-	c.check(fault)
 }
 
 // heal brings a node that failed to recover back on a new good release. If even that fails,

@@ -167,7 +167,7 @@ func checkCompanion(w want, cs []ctr) []string {
 	st, _ := userctl("show", "-p", "ActiveState", "--value", uiUnit)
 	if !w.installed {
 		if len(mine) > 0 {
-			bad("companion of uninstalled %s: %d container(s) remain", btcApp, len(mine))
+			bad("companion of uninstalled %s: container(s) remain: %v", btcApp, mine)
 		}
 		if len(files) > 0 {
 			bad("companion of uninstalled %s: unit directory holds %v", btcApp, files)

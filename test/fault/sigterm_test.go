@@ -58,6 +58,7 @@ func TestSIGTERMAtAnyMoment(t *testing.T) {
 		if last, found := lastPass(after); found && isConverged(last) {
 			w := c.want()
 			w.password = password
+			w.held = kind == "rollback"
 			for _, msg := range checkNode(w) {
 				c.violate(fault, "a pass finished after SIGTERM reported converged, but: "+msg)
 			}

@@ -69,8 +69,8 @@ func (c *campaign) podmanOutage() {
 	c.settle(fault, d, time.Now())
 }
 
-// busRestart restarts the user bus in the middle of an upgrade, then stops the companion by
-// hand: only the daemon, over the new bus, can start it again.
+// busRestart restarts the user bus in the middle of an upgrade; once the daemon converged again,
+// it stops the companion by hand: only the daemon, over a new bus connection, can start it again.
 func (c *campaign) busRestart() {
 	c.rel++
 	delay := c.randDelay(500*time.Millisecond, 4*time.Second)
@@ -80,8 +80,12 @@ func (c *campaign) busRestart() {
 	if _, err := userctl("restart", "dbus.service"); err != nil {
 		c.t.Fatalf("[seed %d] %s: %v", c.seed, fault, err)
 	}
-	time.Sleep(2 * time.Second)
-	userctl("stop", uiUnit)
+	if _, ok := d.waitLine(time.Now(), 60*time.Second, isConverged); !ok {
+		c.violate(fault, "the daemon did not converge within 60 s after the bus restart:\n"+d.tail(10))
+	}
+	if _, err := userctl("stop", uiUnit); err != nil {
+		c.violate(fault, err.Error())
+	}
 	stopped := time.Now()
 	deadline := stopped.Add(40 * time.Second)
 	for {
