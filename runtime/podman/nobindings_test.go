@@ -1,3 +1,5 @@
+//go:build !integration
+
 package podman
 
 import (
@@ -25,7 +27,8 @@ const bindingsTags = "remote && containers_image_openpgp && exclude_graphdriver_
 // TestNoBindingsStub checks that nobindings.go declares exactly the adapter's exported API, with
 // the same doc comments: the build without the bindings' tags, which go doc, pkg.go.dev and the
 // tagless test suite see, shows the real API. Regenerate it with
-// `go test ./runtime/podman -run TestNoBindingsStub -update`.
+// `go test ./runtime/podman -run TestNoBindingsStub -update`. It reads the package's sources,
+// so it is left out of the integration build, whose test binary runs elsewhere.
 func TestNoBindingsStub(t *testing.T) {
 	want, err := stubSource(".")
 	if err != nil {
