@@ -45,6 +45,9 @@ type ContainerSpec struct {
 	HealthCheck *HealthCheck
 	// StopTimeout is how long Stop waits before killing; 0 means the engine's default.
 	StopTimeout time.Duration
+	// Resources are the container's cgroup limits (memory, CPU, pids). (omitzero: a spec
+	// without limits keeps the SpecHash it had before this field existed.)
+	Resources Resources `json:",omitzero"`
 }
 
 // NetworkMode is how a container is networked. The zero value is NetworkBridge.
@@ -93,7 +96,18 @@ type Mount struct {
 	// Target is the absolute path inside the container.
 	Target   string
 	ReadOnly bool
+	// Relabel asks the engine to relabel the source for SELinux: RelabelShared (":z", content
+	// shared by several containers) or RelabelPrivate (":Z", this container only); "" leaves
+	// the label alone. Without SELinux on the host the engine ignores it. Never relabel a
+	// system directory (/, /usr, /home): ":Z" on a shared path locks other users out.
+	Relabel string `json:",omitempty"`
 }
+
+// The SELinux relabel options of a Mount.
+const (
+	RelabelShared  = "z"
+	RelabelPrivate = "Z"
+)
 
 // HealthCheck is a native, engine-run health check: Command runs inside the container and
 // exit status 0 means healthy. The engine records each result and counts Retries.

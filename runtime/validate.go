@@ -174,6 +174,7 @@ func (spec ContainerSpec) validate(p *Problems, pre string) {
 			p.Add(f+".Target", "%q is mounted twice", m.Target)
 		}
 		targets[path.Clean(m.Target)] = true
+		validateRelabel(p, f, m)
 	}
 	for i, c := range spec.CapAdd {
 		if !capRE.MatchString(c) || c == "ALL" {
@@ -211,6 +212,26 @@ func (spec ContainerSpec) validate(p *Problems, pre string) {
 		}
 	}
 	ValidateDuration(p, pre+"StopTimeout", spec.StopTimeout, 0, time.Hour)
+	spec.Resources.validate(p, pre)
+}
+
+// systemDirs are host directories a private relabel would take from the rest of the system.
+var systemDirs = map[string]bool{"/": true, "/bin": true, "/boot": true, "/dev": true, "/etc": true, "/home": true,
+	"/lib": true, "/lib64": true, "/opt": true, "/proc": true, "/root": true, "/run": true, "/sbin": true,
+	"/sys": true, "/tmp": true, "/usr": true, "/var": true}
+
+// validateRelabel checks a mount's SELinux relabel option: "z" or "Z", and never on a system
+// directory (podman refuses some of them, and relabelling /home or /usr breaks the host).
+func validateRelabel(p *Problems, f string, m Mount) {
+	switch m.Relabel {
+	case "":
+	case RelabelShared, RelabelPrivate:
+		if m.Type == MountBind && systemDirs[path.Clean(m.Source)] {
+			p.Add(f+".Relabel", "%q would relabel the system directory %s", m.Relabel, path.Clean(m.Source))
+		}
+	default:
+		p.Add(f+".Relabel", "%q must be %q (shared) or %q (private)", m.Relabel, RelabelShared, RelabelPrivate)
+	}
 }
 
 // ValidateDuration checks that d lies in [lo, hi] and is whole seconds or milliseconds the

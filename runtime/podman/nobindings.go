@@ -15,6 +15,14 @@ import (
 // errNoBindings is every call's error in a build without the bindings' tags.
 var errNoBindings = errors.New(`podman: this program was built without the podman bindings: build it with -tags "remote containers_image_openpgp exclude_graphdriver_btrfs"`)
 
+var _ runtime.HostChecker = (*Runtime)(nil)
+
+// CheckHost implements runtime.HostChecker: a rootless engine refuses published host ports
+// below the host's net.ipv4.ip_unprivileged_port_start.
+func (r *Runtime) CheckHost(ctx context.Context, spec runtime.ContainerSpec) error {
+	return errNoBindings
+}
+
 // Runtime talks to one Podman API socket. It is safe for concurrent use: every call dials the
 // socket afresh when no idle connection is left, so a restarted podman service is picked up
 // without reconnecting by hand.

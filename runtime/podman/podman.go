@@ -33,6 +33,7 @@ import (
 type Runtime struct {
 	conn context.Context // the bindings keep their client in a context
 	fp   fingerprintKey  // see secrets.go
+	host hostFacts       // see host.go
 }
 
 var (
@@ -143,6 +144,9 @@ func (r *Runtime) Create(ctx context.Context, cs runtime.ContainerSpec) error {
 	if err := cs.Validate(); err != nil {
 		return err
 	}
+	if err := r.CheckHost(ctx, cs); err != nil {
+		return err
+	}
 	sg := specgen.NewSpecGenerator(cs.Image, false)
 	sg.Name = cs.Name
 	sg.Entrypoint, sg.Command = cs.Entrypoint, cs.Command
@@ -166,6 +170,9 @@ func (r *Runtime) Create(ctx context.Context, cs runtime.ContainerSpec) error {
 		if m.ReadOnly {
 			opts = append(opts, "ro")
 		}
+		if m.Relabel != "" {
+			opts = append(opts, m.Relabel) // "z" or "Z": podman relabels the source for SELinux
+		}
 		switch m.Type {
 		case runtime.MountVolume:
 			sg.Volumes = append(sg.Volumes, &specgen.NamedVolume{Name: m.Source, Dest: m.Target, Options: opts})
@@ -181,6 +188,7 @@ func (r *Runtime) Create(ctx context.Context, cs runtime.ContainerSpec) error {
 		secs := uint((cs.StopTimeout + time.Second - 1) / time.Second)
 		sg.StopTimeout = &secs
 	}
+	sg.ResourceLimits = resourceLimits(cs.Resources)
 	if _, err := containers.CreateWithSpec(r.with(ctx), sg, nil); err != nil {
 		return fmt.Errorf("podman: create %s: %w", cs.Name, mapErr(err, runtime.ErrImageNotFound))
 	}
