@@ -62,6 +62,10 @@ type Spec struct {
 	// StopTimeout is how long a stop waits for the process before killing it (0: podman's
 	// default, 10 s).
 	StopTimeout time.Duration
+	// Resources are the companion's cgroup limits: Memory as Quadlet's Memory= (podman 5.5;
+	// for an older target it needs Options.Downgrade, else the unit is refused), Pids as
+	// PidsLimit=, the others as podman flags in PodmanArgs=.
+	Resources runtime.Resources
 
 	// inputs is the digest of the companion's inputs (Manager.SetInputs), a label of its unit.
 	inputs string
@@ -78,7 +82,7 @@ type Build struct {
 func (s Spec) container() runtime.ContainerSpec {
 	return runtime.ContainerSpec{Name: s.Name, Image: s.Image, Command: s.Command, Env: s.Env, Network: s.Network,
 		Ports: s.Ports, Mounts: s.Mounts, CapAdd: s.CapAdd, CapDrop: s.CapDrop, User: s.User, StopTimeout: s.StopTimeout,
-		Secrets: s.Secrets}
+		Secrets: s.Secrets, Resources: s.Resources}
 }
 
 // validate adds s's problems to p, fields prefixed with prefix.
@@ -107,6 +111,13 @@ func (s Spec) Unit(app string) quadlet.Unit {
 		NoNewPrivileges: true,
 		Label:           map[string]string{LabelCompanionOf: app},
 		StopTimeout:     s.StopTimeout,
+		PodmanArgs:      s.Resources.PodmanFlags("Memory", "Pids"),
+	}
+	if s.Resources.Memory != 0 {
+		c.Memory = strconv.FormatInt(s.Resources.Memory, 10)
+	}
+	if s.Resources.Pids != 0 {
+		c.PidsLimit = &s.Resources.Pids
 	}
 	s.addInputs(&c)
 	switch s.Network.Mode {
@@ -120,8 +131,8 @@ func (s Spec) Unit(app string) quadlet.Unit {
 	}
 	for _, m := range s.Mounts {
 		v := m.Source + ":" + m.Target
-		if m.ReadOnly {
-			v += ":ro"
+		if opts := mountOptions(m); opts != "" {
+			v += ":" + opts
 		}
 		c.Volume = append(c.Volume, v)
 	}
@@ -140,6 +151,18 @@ func (s Spec) Unit(app string) quadlet.Unit {
 		Service:     quadlet.Service{Restart: "always", RestartSec: restartSec, TimeoutStartSec: DefaultTimeoutStartSec},
 		WantedBy:    []string{"default.target"},
 	}
+}
+
+// mountOptions returns m's Volume= options ("ro", "Z", "ro,z"), "" when none.
+func mountOptions(m runtime.Mount) string {
+	var opts []string
+	if m.ReadOnly {
+		opts = append(opts, "ro")
+	}
+	if m.Relabel != "" {
+		opts = append(opts, m.Relabel)
+	}
+	return strings.Join(opts, ",")
 }
 
 // publishPort renders a runtime.Port in podman's "[ip:]host:container[/proto]" syntax, with
