@@ -18,6 +18,9 @@ func (o *Orchestrator) Install(ctx context.Context, app App) (AppReport, error) 
 	if err := app.Validate(); err != nil {
 		return AppReport{App: app.Name, Err: err}, err
 	}
+	if err := o.checkHost(ctx, app); err != nil {
+		return AppReport{App: app.Name, Err: err}, err
+	}
 	s := o.state(app.Name, true)
 	if err := s.acquire(ctx); err != nil {
 		return AppReport{App: app.Name, Err: err}, err

@@ -28,6 +28,8 @@ func (o *Orchestrator) RegisterAll(ctx context.Context, apps ...App) error {
 	for _, a := range apps {
 		if err := a.Validate(); err != nil {
 			errs = append(errs, err)
+		} else if err := o.checkHost(ctx, a); err != nil {
+			errs = append(errs, err)
 		}
 		if _, dup := extra[a.Name]; dup {
 			errs = append(errs, fmt.Errorf("app %q is listed twice: %w", a.Name, runtime.ErrInvalidSpec))

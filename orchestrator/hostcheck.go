@@ -1,0 +1,20 @@
+package orchestrator
+
+import (
+	"context"
+
+	"github.com/skerry-dev/skerry/runtime"
+)
+
+// checkHost asks a runtime that implements runtime.HostChecker whether a's container can run on
+// its host (a rootless engine cannot publish a host port below ip_unprivileged_port_start). It
+// is called where the app is validated, so such an app is refused before any side effect.
+func (o *Orchestrator) checkHost(ctx context.Context, a App) error {
+	hc, ok := o.rt.(runtime.HostChecker)
+	if !ok {
+		return nil
+	}
+	c := a.Container
+	c.Name = a.Name
+	return hc.CheckHost(ctx, c)
+}
