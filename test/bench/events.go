@@ -4,7 +4,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -23,23 +26,49 @@ type recorder struct {
 	done    chan struct{}
 }
 
+// rawEvent is the part of a libpod event the recorder reads.
+type rawEvent struct {
+	Action       string `json:"Action"`
+	TimeNano     int64  `json:"timeNano"`
+	HealthStatus string `json:"HealthStatus"`
+	Actor        struct {
+		Attributes map[string]string `json:"Attributes"`
+	} `json:"Actor"`
+}
+
+// record opens podman's event stream over the REST API, every container's (the runtime's own
+// stream has skerry's containers only, and the peers' count too).
 func (e *env) record(ctx context.Context) (*recorder, error) {
 	ctx, stop := context.WithCancel(ctx)
-	ch, err := e.rt.Runtime.Events(ctx)
+	q := url.Values{"stream": {"true"}, "filters": {`{"type":["container"]}`}}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://d/v5.0.0/libpod/events?"+q.Encode(), nil)
+	resp, err := e.http.Do(req)
 	if err != nil {
 		stop()
 		return nil, err
 	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		stop()
+		return nil, fmt.Errorf("events: %s", resp.Status)
+	}
 	r := &recorder{starts: map[string][]time.Time{}, healthy: map[string][]time.Time{}, stop: stop, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
-		for ev := range ch {
+		defer resp.Body.Close()
+		dec := json.NewDecoder(resp.Body)
+		for {
+			var ev rawEvent
+			if err := dec.Decode(&ev); err != nil {
+				return
+			}
+			name, at := ev.Actor.Attributes["name"], time.Unix(0, ev.TimeNano)
 			r.mu.Lock()
 			switch {
-			case ev.Kind == "start":
-				r.starts[ev.Container] = append(r.starts[ev.Container], ev.Time)
-			case ev.Kind == "health_status" && ev.Health == runtime.HealthHealthy:
-				r.healthy[ev.Container] = append(r.healthy[ev.Container], ev.Time)
+			case ev.Action == "start":
+				r.starts[name] = append(r.starts[name], at)
+			case ev.Action == "health_status" && runtime.ParseHealth(ev.HealthStatus) == runtime.HealthHealthy:
+				r.healthy[name] = append(r.healthy[name], at)
 			}
 			r.mu.Unlock()
 		}
