@@ -97,22 +97,32 @@ func (o *Orchestrator) ReconcileApp(ctx context.Context, name string) AppReport 
 
 // WatchEvents reacts to src's events until ctx ends: an event about an app queues a pass over
 // that app alone (coalesced: a burst costs at most two passes per app; at most Options.Workers
-// run at once), a pass that meets the crash-loop backoff is queued again for when it expires,
-// and a broken stream is reopened with backoff. When src is also a runtime.ExitWaiter, a wait
+// act at once, and a pass that only waits for its restarted app to be ready leaves its slot to
+// the next, so a burst is not served in waves), a pass that meets the crash-loop backoff is
+// queued again for when it expires, and a broken stream is reopened with backoff. When src is also a runtime.ExitWaiter, a wait
 // is kept open on every app seen running, so that a death is reacted to before the engine's
 // event about it arrives. Every per-app pass's report goes to onReport (may be nil). The
 // periodic ReconcileAll stays the safety net; run both.
 func (o *Orchestrator) WatchEvents(ctx context.Context, src runtime.EventSource, onReport func(AppReport)) {
+	// The queue's workers only bound how many passes are in flight; acting takes one of
+	// Workers slots, given back while a pass only waits for its app to be ready (yieldSlot),
+	// so that a burst of deaths is not served in waves of Workers.
+	slots := make(chan struct{}, o.opts.Workers)
 	var keyed *reconciler.Keyed
 	keyed = reconciler.NewKeyed(func(ctx context.Context, app string) {
-		rep := o.ReconcileApp(ctx, app)
+		sl := &slot{sem: slots}
+		if err := sl.acquire(ctx); err != nil {
+			return
+		}
+		rep := o.ReconcileApp(context.WithValue(ctx, slotKey{}, sl), app)
+		sl.release()
 		if !rep.NotBefore.IsZero() {
 			keyed.AddAfter(app, time.Until(rep.NotBefore))
 		}
 		if onReport != nil {
 			onReport(rep)
 		}
-	}, reconciler.KeyedOptions{Workers: o.opts.Workers, Logger: o.log})
+	}, reconciler.KeyedOptions{Workers: max(eventPasses, o.opts.Workers), Logger: o.log})
 	stopWatches := o.startWatches(ctx, src, keyed.Add)
 	var wg sync.WaitGroup
 	wg.Go(func() { keyed.Run(ctx) })
@@ -120,6 +130,9 @@ func (o *Orchestrator) WatchEvents(ctx context.Context, src runtime.EventSource,
 	wg.Wait()
 	stopWatches()
 }
+
+// eventPasses bounds WatchEvents' passes in flight, most of them waiting for readiness.
+const eventPasses = 64
 
 // AppEvents adapts a runtime's event stream to the names of the apps that need a look: a
 // container died, was removed, paused, killed for memory, or changed health. Events of
