@@ -59,3 +59,35 @@ func CheckPortStart(spec ContainerSpec, start int) error {
 	ValidatePortStart(&p, "", spec.Ports, start)
 	return p.Err(fmt.Sprintf("container %q on this host", spec.Name))
 }
+
+// controllerOf maps each limit of Resources to the cgroup controller that enforces it.
+var controllerOf = []struct {
+	field, controller string
+	set               func(Resources) bool
+}{
+	{"Memory", "memory", func(r Resources) bool { return r.Memory != 0 }},
+	{"MemorySwap", "memory", func(r Resources) bool { return r.MemorySwap != 0 }},
+	{"MilliCPUs", "cpu", func(r Resources) bool { return r.MilliCPUs != 0 }},
+	{"CPUWeight", "cpu", func(r Resources) bool { return r.CPUWeight != 0 }},
+	{"Pids", "pids", func(r Resources) bool { return r.Pids != 0 }},
+}
+
+// CheckControllers returns a *ValidationError naming each limit of spec.Resources whose cgroup
+// controller is not in controllers (the controllers the engine's cgroup v2 subtree has, as
+// podman info lists them), or nil. Without its controller a limit fails the start (crun) or
+// is dropped; refusing it first says why. A rootless engine on cgroup v1 enforces no limit:
+// pass nil controllers.
+func CheckControllers(spec ContainerSpec, controllers []string) error {
+	have := map[string]bool{}
+	for _, c := range controllers {
+		have[c] = true
+	}
+	var p Problems
+	for _, c := range controllerOf {
+		if c.set(spec.Resources) && !have[c.controller] {
+			p.Add("Resources."+c.field, "the engine cannot enforce it: the %q cgroup controller is not delegated to it (has: %v)",
+				c.controller, controllers)
+		}
+	}
+	return p.Err(fmt.Sprintf("container %q on this host", spec.Name))
+}

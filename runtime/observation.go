@@ -92,7 +92,10 @@ type Observation struct {
 	Name string
 	ID   string
 	// Image is the image reference the container was created from.
-	Image    string
+	Image string
+	// ImageID is the ID of the image the container runs ("" when the engine does not say). A
+	// tag that now names another image ID has moved: see ImageResolver.
+	ImageID  string
 	State    State
 	Health   Health
 	ExitCode int

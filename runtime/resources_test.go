@@ -263,3 +263,50 @@ func TestReadUnprivilegedPortStart(t *testing.T) {
 		t.Error("a missing file was accepted")
 	}
 }
+
+func TestCheckControllers(t *testing.T) {
+	all := runtime.Resources{Memory: 64 << 20, MemorySwap: -1, MilliCPUs: 500, CPUWeight: 10, Pids: 32}
+	for _, tc := range []struct {
+		name        string
+		r           runtime.Resources
+		controllers []string
+		want        []string
+	}{
+		{"no limits, no controllers", runtime.Resources{}, nil, nil},
+		{"all delegated", all, []string{"cpuset", "cpu", "io", "memory", "pids"}, nil},
+		{"none delegated", all, nil, []string{"Resources.Memory", "Resources.MemorySwap", "Resources.MilliCPUs", "Resources.CPUWeight", "Resources.Pids"}},
+		{"no pids", runtime.Resources{Memory: 64 << 20, Pids: 8}, []string{"memory", "cpu"}, []string{"Resources.Pids"}},
+		{"no cpu", runtime.Resources{CPUWeight: 5}, []string{"memory", "pids"}, []string{"Resources.CPUWeight"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := validSpec()
+			s.Resources = tc.r
+			if diff := cmp.Diff(tc.want, problemFields(t, runtime.CheckControllers(s, tc.controllers))); diff != "" {
+				t.Errorf("fields (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestCheckControllersProperty(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var r runtime.Resources
+		if rapid.Bool().Draw(t, "memory") {
+			r.Memory = runtime.MinMemory
+		}
+		if rapid.Bool().Draw(t, "cpu") {
+			r.MilliCPUs = 100
+		}
+		if rapid.Bool().Draw(t, "pids") {
+			r.Pids = 10
+		}
+		have := rapid.SliceOfDistinct(rapid.SampledFrom([]string{"memory", "cpu", "pids", "io"}), func(s string) string { return s }).Draw(t, "have")
+		s := validSpec()
+		s.Resources = r
+		missing := r.Memory != 0 && !slices.Contains(have, "memory") || r.MilliCPUs != 0 && !slices.Contains(have, "cpu") ||
+			r.Pids != 0 && !slices.Contains(have, "pids")
+		if err := runtime.CheckControllers(s, have); (err != nil) != missing {
+			t.Fatalf("%+v with %v: %v", r, have, err)
+		}
+	})
+}

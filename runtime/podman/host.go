@@ -4,9 +4,11 @@ package podman
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
+	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/bindings/system"
 	spec "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -20,50 +22,86 @@ var _ runtime.HostChecker = (*Runtime)(nil)
 // this process's /proc, which is the engine's host (and network namespace) for the local
 // socket skerry uses; portStart is the seam tests replace.
 type hostFacts struct {
-	mu        sync.Mutex
-	known     bool
-	rootless  bool
-	start     int
-	portStart func() (int, error)
+	mu          sync.Mutex
+	known       bool
+	rootless    bool
+	start       int
+	controllers []string // cgroup controllers podman can use; nil for rootless cgroup v1
+	portStart   func() (int, error)
 }
 
 // facts returns the host facts, asking the engine and the kernel on the first successful call.
-func (r *Runtime) facts(ctx context.Context) (rootless bool, start int, err error) {
+func (r *Runtime) facts(ctx context.Context) (*hostFacts, error) {
 	h := &r.host
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.known {
-		return h.rootless, h.start, nil
+		return h, nil
 	}
 	info, err := system.Info(r.with(ctx), nil)
 	if err != nil {
-		return false, 0, fmt.Errorf("podman: info: %w", mapErr(err, runtime.ErrUnavailable))
+		return nil, fmt.Errorf("podman: info: %w", mapErr(err, runtime.ErrUnavailable))
 	}
-	h.rootless = info.Host != nil && info.Host.Security.Rootless
+	if info.Host == nil {
+		return nil, fmt.Errorf("podman: info: %w: no host section", runtime.ErrUnavailable)
+	}
+	h.rootless = info.Host.Security.Rootless
+	switch {
+	case info.Host.CgroupsVersion == "v2":
+		h.controllers = info.Host.CgroupControllers
+	case !h.rootless: // rootful cgroup v1: every controller has a hierarchy of its own
+		h.controllers = []string{"memory", "cpu", "pids"}
+	}
 	if h.rootless {
 		read := h.portStart
 		if read == nil {
 			read = func() (int, error) { return runtime.ReadUnprivilegedPortStart(runtime.UnprivilegedPortStartFile) }
 		}
 		if h.start, err = read(); err != nil {
-			return false, 0, fmt.Errorf("podman: %w: %v", runtime.ErrUnavailable, err)
+			return nil, fmt.Errorf("podman: %w: %v", runtime.ErrUnavailable, err)
 		}
 	}
 	h.known = true
-	return h.rootless, h.start, nil
+	return h, nil
 }
 
 // CheckHost implements runtime.HostChecker: a rootless engine refuses published host ports
-// below the host's net.ipv4.ip_unprivileged_port_start.
+// below the host's net.ipv4.ip_unprivileged_port_start, and any engine refuses a limit whose
+// cgroup controller it lacks (a rootless engine on cgroup v1 enforces none).
 func (r *Runtime) CheckHost(ctx context.Context, spec runtime.ContainerSpec) error {
-	if len(spec.Ports) == 0 || spec.Network.Mode == runtime.NetworkHost {
+	ports := len(spec.Ports) > 0 && spec.Network.Mode != runtime.NetworkHost
+	if !ports && spec.Resources.IsZero() {
 		return nil
 	}
-	rootless, start, err := r.facts(ctx)
-	if err != nil || !rootless {
+	h, err := r.facts(ctx)
+	if err != nil {
 		return err
 	}
-	return runtime.CheckPortStart(spec, start)
+	var errs []error
+	if h.rootless {
+		errs = append(errs, runtime.CheckPortStart(spec, h.start))
+	}
+	errs = append(errs, runtime.CheckControllers(spec, h.controllers))
+	return joinValidation(errs...)
+}
+
+// joinValidation merges *runtime.ValidationErrors into one (nil when there is none).
+func joinValidation(errs ...error) error {
+	var out *runtime.ValidationError
+	for _, err := range errs {
+		var ve *runtime.ValidationError
+		if !errors.As(err, &ve) {
+			continue
+		}
+		if out == nil {
+			out = &runtime.ValidationError{Subject: ve.Subject}
+		}
+		out.Problems = append(out.Problems, ve.Problems...)
+	}
+	if out == nil {
+		return nil
+	}
+	return out
 }
 
 // resourceLimits returns rs as the OCI limits podman applies (nil when rs sets none).
@@ -96,4 +134,15 @@ func resourceLimits(rs runtime.Resources) *spec.LinuxResources {
 		l.Pids = &spec.LinuxPids{Limit: rs.Pids}
 	}
 	return l
+}
+
+var _ runtime.ImageResolver = (*Runtime)(nil)
+
+// ImageID implements runtime.ImageResolver with podman's image inspect.
+func (r *Runtime) ImageID(ctx context.Context, ref string) (string, error) {
+	d, err := images.GetImage(r.with(ctx), ref, nil)
+	if err != nil {
+		return "", fmt.Errorf("podman: image %s: %w", ref, mapErr(err, runtime.ErrImageNotFound))
+	}
+	return d.ID, nil
 }

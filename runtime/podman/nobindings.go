@@ -18,9 +18,17 @@ var errNoBindings = errors.New(`podman: this program was built without the podma
 var _ runtime.HostChecker = (*Runtime)(nil)
 
 // CheckHost implements runtime.HostChecker: a rootless engine refuses published host ports
-// below the host's net.ipv4.ip_unprivileged_port_start.
+// below the host's net.ipv4.ip_unprivileged_port_start, and any engine refuses a limit whose
+// cgroup controller it lacks (a rootless engine on cgroup v1 enforces none).
 func (r *Runtime) CheckHost(ctx context.Context, spec runtime.ContainerSpec) error {
 	return errNoBindings
+}
+
+var _ runtime.ImageResolver = (*Runtime)(nil)
+
+// ImageID implements runtime.ImageResolver with podman's image inspect.
+func (r *Runtime) ImageID(ctx context.Context, ref string) (string, error) {
+	return "", errNoBindings
 }
 
 // Runtime talks to one Podman API socket. It is safe for concurrent use: every call dials the

@@ -90,7 +90,7 @@ func (r *Runtime) List(ctx context.Context, opts runtime.ListOptions) ([]runtime
 	out := make([]runtime.Observation, 0, len(list))
 	for _, c := range list {
 		o := runtime.Observation{
-			ID: c.ID, Image: c.Image, State: runtime.ParseState(c.State), Health: runtime.ParseHealth(c.Status),
+			ID: c.ID, Image: c.Image, ImageID: c.ImageID, State: runtime.ParseState(c.State), Health: runtime.ParseHealth(c.Status),
 			ExitCode: int(c.ExitCode), Labels: c.Labels,
 		}
 		if len(c.Names) > 0 {
@@ -113,16 +113,16 @@ func (r *Runtime) Inspect(ctx context.Context, name string) (runtime.Observation
 	if err != nil {
 		return runtime.Observation{}, fmt.Errorf("podman: inspect %s: %w", name, mapErr(err, runtime.ErrNotFound))
 	}
-	o := runtime.Observation{Name: d.Name, ID: d.ID, Image: d.ImageName, Health: runtime.HealthNone}
+	o := runtime.Observation{Name: d.Name, ID: d.ID, Image: d.ImageName, ImageID: d.Image, Health: runtime.HealthNone}
 	if d.Config != nil {
 		o.Labels = d.Config.Labels
 	}
 	for _, m := range d.Mounts {
 		switch m.Type {
 		case "volume":
-			o.Mounts = append(o.Mounts, runtime.Mount{Type: runtime.MountVolume, Source: m.Name, Target: m.Destination, ReadOnly: !m.RW})
+			o.Mounts = append(o.Mounts, runtime.Mount{Type: runtime.MountVolume, Source: m.Name, Target: m.Destination, ReadOnly: !m.RW, Relabel: m.Mode})
 		case "bind":
-			o.Mounts = append(o.Mounts, runtime.Mount{Type: runtime.MountBind, Source: m.Source, Target: m.Destination, ReadOnly: !m.RW})
+			o.Mounts = append(o.Mounts, runtime.Mount{Type: runtime.MountBind, Source: m.Source, Target: m.Destination, ReadOnly: !m.RW, Relabel: m.Mode})
 		}
 	}
 	if s := d.State; s != nil {
