@@ -3,6 +3,7 @@ package orchestrator_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"testing/synctest"
 
@@ -52,5 +53,19 @@ func lowPortRefused(t *testing.T) {
 	app.Container.Ports[0].HostPort = 8080
 	if _, err := o.Install(ctx, app); err != nil {
 		t.Fatalf("port 8080: %v", err)
+	}
+}
+
+// unreachableHost is an engine whose host cannot be asked.
+type unreachableHost struct{ *fake.Runtime }
+
+func (unreachableHost) CheckHost(context.Context, runtime.ContainerSpec) error {
+	return fmt.Errorf("podman: info: %w", runtime.ErrUnavailable)
+}
+
+func TestRegisterWithUnreachableHostCheck(t *testing.T) {
+	o := orchestrator.New(unreachableHost{fake.New()}, orchestrator.Options{Logger: quiet})
+	if err := o.Register(context.Background(), newApp("web")); err != nil {
+		t.Fatalf("Register = %v: an engine that cannot be asked must not refuse an app", err)
 	}
 }
