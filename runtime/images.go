@@ -11,3 +11,19 @@ type ImageResolver interface {
 	// ErrImageNotFound when there is none.
 	ImageID(ctx context.Context, ref string) (string, error)
 }
+
+// PullProgress is how far a pull has come, as the engine reports it.
+type PullProgress struct {
+	// Ref is the reference being pulled.
+	Ref string
+	// Layers is the number of layer blobs the engine has started copying (those already
+	// present locally included); Config is true once it copies the image's configuration,
+	// which follows the layers.
+	Layers int
+	Config bool
+	// Bytes is the number of bytes copied, -1 when the engine does not report bytes (podman's
+	// libpod pull API reports one line per blob, without sizes).
+	Bytes int64
+	// Message is the engine's last progress line ("Copying blob sha256:...").
+	Message string
+}

@@ -88,6 +88,9 @@ type PullOptions struct {
 	// Insecure turns off TLS verification for the registry. Callers set it only for a registry
 	// the user whitelisted.
 	Insecure bool
+	// Progress, when set, is called from Pull's goroutine as the pull advances (see
+	// PullProgress in images.go).
+	Progress func(PullProgress)
 }
 
 // BuildOptions describe a local image build.

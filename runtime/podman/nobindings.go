@@ -102,7 +102,8 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 	return false, errNoBindings
 }
 
-// Pull implements runtime.Images. Progress is discarded, never printed to stderr.
+// Pull implements runtime.Images. Progress goes to opts.Progress when set (layers, not bytes:
+// see runtime.PullProgress), else it is discarded; it is never printed to stderr.
 func (r *Runtime) Pull(ctx context.Context, ref string, opts runtime.PullOptions) error {
 	return errNoBindings
 }

@@ -286,9 +286,13 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 	return ok, nil
 }
 
-// Pull implements runtime.Images. Progress is discarded, never printed to stderr.
+// Pull implements runtime.Images. Progress goes to opts.Progress when set (layers, not bytes:
+// see runtime.PullProgress), else it is discarded; it is never printed to stderr.
 func (r *Runtime) Pull(ctx context.Context, ref string, opts runtime.PullOptions) error {
 	po := new(images.PullOptions).WithQuiet(true).WithProgressWriter(io.Discard)
+	if opts.Progress != nil {
+		po = po.WithQuiet(false).WithProgressWriter(newProgressWriter(ref, opts.Progress))
+	}
 	if opts.Insecure {
 		po = po.WithSkipTLSVerify(true)
 	}

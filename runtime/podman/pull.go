@@ -1,0 +1,49 @@
+//go:build remote && containers_image_openpgp && exclude_graphdriver_btrfs
+
+package podman
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/skerry-dev/skerry/runtime"
+)
+
+// progressWriter turns the text lines of podman's pull stream ("Copying blob sha256:...",
+// "Copying config sha256:...", "Writing manifest ...") into runtime.PullProgress callbacks.
+type progressWriter struct {
+	p       runtime.PullProgress
+	partial []byte
+	report  func(runtime.PullProgress)
+}
+
+func newProgressWriter(ref string, report func(runtime.PullProgress)) *progressWriter {
+	return &progressWriter{p: runtime.PullProgress{Ref: ref, Bytes: -1}, report: report}
+}
+
+// Write implements io.Writer; a line may arrive in pieces.
+func (w *progressWriter) Write(b []byte) (int, error) {
+	w.partial = append(w.partial, b...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		w.line(strings.TrimSpace(string(w.partial[:i])))
+		w.partial = w.partial[i+1:]
+	}
+}
+
+func (w *progressWriter) line(l string) {
+	if l == "" {
+		return
+	}
+	switch {
+	case strings.HasPrefix(l, "Copying blob "):
+		w.p.Layers++
+	case strings.HasPrefix(l, "Copying config "):
+		w.p.Config = true
+	}
+	w.p.Message = l
+	w.report(w.p)
+}
