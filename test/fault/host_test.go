@@ -79,9 +79,10 @@ func checkNode(w want) []string {
 	if err != nil {
 		return []string{"cannot list containers: " + err.Error()}
 	}
-	running := map[string]bool{}
+	running, known := map[string]bool{}, map[string]string{}
 	for _, c := range cs {
 		running[c.ID] = c.State == "running"
+		known[c.ID] = fmt.Sprintf("%v %s", c.Names, c.State)
 	}
 	for _, app := range apps {
 		// The app's container, and the records of an upgrade (orchestrator/release.go):
@@ -139,7 +140,11 @@ func checkNode(w want) []string {
 		}
 		unit := f[0]
 		if m := checkRE.FindStringSubmatch(unit); m != nil && !running[m[1]] && f[2] != "inactive" {
-			bad("stray health-check unit %s (%s %s) of a container that is not running", unit, f[2], f[3])
+			of := known[m[1]]
+			if of == "" {
+				of = "gone"
+			}
+			bad("stray health-check unit %s (%s %s) of a container that is not running (%s)", unit, f[2], f[3], of)
 		}
 		if strings.Contains(unit, "fault-") && (unit != uiUnit || !w.installed) {
 			bad("stray unit %s (%s %s)", unit, f[2], f[3])
