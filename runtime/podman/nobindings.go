@@ -102,12 +102,6 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 	return false, errNoBindings
 }
 
-// Pull implements runtime.Images. Progress goes to opts.Progress when set (layers, not bytes:
-// see runtime.PullProgress), else it is discarded; it is never printed to stderr.
-func (r *Runtime) Pull(ctx context.Context, ref string, opts runtime.PullOptions) error {
-	return errNoBindings
-}
-
 // Build implements runtime.Images.
 func (r *Runtime) Build(ctx context.Context, opts runtime.BuildOptions) error {
 	return errNoBindings
@@ -128,6 +122,12 @@ func (r *Runtime) Logs(ctx context.Context, name string, tail int) ([]string, er
 // stream could not be opened.
 func (r *Runtime) Events(ctx context.Context) (<-chan runtime.Event, error) {
 	return nil, errNoBindings
+}
+
+// Pull implements runtime.Images. Progress goes to opts.Progress when set (layers, not bytes:
+// see runtime.PullProgress), else it is discarded; it is never printed to stderr.
+func (r *Runtime) Pull(ctx context.Context, ref string, opts runtime.PullOptions) error {
+	return errNoBindings
 }
 
 var _ runtime.Renamer = (*Runtime)(nil)

@@ -286,22 +286,6 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 	return ok, nil
 }
 
-// Pull implements runtime.Images. Progress goes to opts.Progress when set (layers, not bytes:
-// see runtime.PullProgress), else it is discarded; it is never printed to stderr.
-func (r *Runtime) Pull(ctx context.Context, ref string, opts runtime.PullOptions) error {
-	po := new(images.PullOptions).WithQuiet(true).WithProgressWriter(io.Discard)
-	if opts.Progress != nil {
-		po = po.WithQuiet(false).WithProgressWriter(newProgressWriter(ref, opts.Progress))
-	}
-	if opts.Insecure {
-		po = po.WithSkipTLSVerify(true)
-	}
-	if _, err := images.Pull(r.with(ctx), ref, po); err != nil {
-		return fmt.Errorf("podman: pull %s: %w", ref, mapErr(err, runtime.ErrImageNotFound))
-	}
-	return nil
-}
-
 // Build implements runtime.Images.
 func (r *Runtime) Build(ctx context.Context, opts runtime.BuildOptions) error {
 	file := cmp.Or(opts.Containerfile, "Containerfile")

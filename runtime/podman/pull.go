@@ -4,10 +4,31 @@ package podman
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"io"
 	"strings"
+
+	"github.com/containers/podman/v5/pkg/bindings/images"
 
 	"github.com/skerry-dev/skerry/runtime"
 )
+
+// Pull implements runtime.Images. Progress goes to opts.Progress when set (layers, not bytes:
+// see runtime.PullProgress), else it is discarded; it is never printed to stderr.
+func (r *Runtime) Pull(ctx context.Context, ref string, opts runtime.PullOptions) error {
+	po := new(images.PullOptions).WithQuiet(true).WithProgressWriter(io.Discard)
+	if opts.Progress != nil {
+		po = po.WithQuiet(false).WithProgressWriter(newProgressWriter(ref, opts.Progress))
+	}
+	if opts.Insecure {
+		po = po.WithSkipTLSVerify(true)
+	}
+	if _, err := images.Pull(r.with(ctx), ref, po); err != nil {
+		return fmt.Errorf("podman: pull %s: %w", ref, mapErr(err, runtime.ErrImageNotFound))
+	}
+	return nil
+}
 
 // progressWriter turns the text lines of podman's pull stream ("Copying blob sha256:...",
 // "Copying config sha256:...", "Writing manifest ...") into runtime.PullProgress callbacks.
