@@ -8,6 +8,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"pgregory.net/rapid"
+
 	"github.com/skerry-dev/skerry/health"
 	"github.com/skerry-dev/skerry/orchestrator"
 	"github.com/skerry-dev/skerry/runtime"
@@ -110,4 +112,36 @@ func TestPortClashRefusedBeforeAnySideEffect(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPortClashProperty: registration refuses two apps exactly when some host port, protocol
+// and address is published by both (checked port by port).
+func TestPortClashProperty(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		port := func(label string) runtime.Port {
+			return runtime.Port{
+				HostIP:        rapid.SampledFrom([]string{"", "0.0.0.0", "127.0.0.1", "192.0.2.1"}).Draw(t, label+".ip"),
+				HostPort:      uint16(rapid.IntRange(8000, 8012).Draw(t, label+".port")),
+				ContainerPort: 80,
+				Count:         uint16(rapid.IntRange(0, 4).Draw(t, label+".count")),
+				Protocol:      rapid.SampledFrom([]string{"", "tcp", "udp"}).Draw(t, label+".proto"),
+			}
+		}
+		a, b := port("a"), port("b")
+		want := false
+		for p := int(a.HostPort); p < int(a.HostPort)+int(max(a.Count, 1)); p++ {
+			for q := int(b.HostPort); q < int(b.HostPort)+int(max(b.Count, 1)); q++ {
+				anyA, anyB := a.HostIP == "" || a.HostIP == "0.0.0.0", b.HostIP == "" || b.HostIP == "0.0.0.0"
+				sameProto := (a.Protocol == "udp") == (b.Protocol == "udp")
+				want = want || (p == q && sameProto && (anyA || anyB || a.HostIP == b.HostIP))
+			}
+		}
+		appA, appB := newApp("a"), newApp("b")
+		appA.Container.Ports, appB.Container.Ports = []runtime.Port{a}, []runtime.Port{b}
+		_, o := setup(orchestrator.Options{})
+		err := o.RegisterAll(context.Background(), appA, appB)
+		if got := errors.Is(err, orchestrator.ErrPortClash); got != want {
+			t.Fatalf("%+v and %+v: clash %v (%v), want %v", a, b, got, err, want)
+		}
+	})
 }
