@@ -63,6 +63,11 @@ func New(rt runtime.Runtime, units companion.Units, opts Options, apps ...App) (
 			return nil, err
 		}
 		oopts.Companions = s.comps
+		// podman's check timers that outlived their containers (a kill mid-restart with the
+		// engine's checks, or left from before ScheduleExecChecks) are swept by the passes.
+		if timers, ok := units.(orchestrator.CheckTimers); ok {
+			oopts.CheckTimers = timers
+		}
 	}
 	s.orch = orchestrator.New(rt, oopts)
 	s.status = newStatusBook()

@@ -151,7 +151,7 @@ func (o *Orchestrator) prepare(ctx context.Context, s *appState) (hookChanged, c
 	for i, h := range app.Hooks {
 		c, err := h.PreStart(ctx)
 		if err != nil {
-			return false, false, nil, fmt.Errorf("pre-start hook %d: %w", i, err)
+			return false, false, nil, fmt.Errorf("pre-start hook %d: %w", i, hooks.BoundError(err))
 		}
 		if p, ok := h.(hooks.Producer); !ok || len(p.Outputs()) == 0 {
 			hookChanged = hookChanged || c
