@@ -28,6 +28,9 @@ func (m *Manager) Install(ctx context.Context, app string) error {
 	if !known {
 		return nil
 	}
+	if err := m.checkHost(ctx, rs); err != nil {
+		return err
+	}
 	for _, r := range rs {
 		if err := m.ensureImage(ctx, r.spec); err != nil {
 			return err

@@ -1,7 +1,9 @@
 package companion_test
 
 import (
+	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -9,7 +11,9 @@ import (
 
 	"github.com/skerry-dev/skerry/companion"
 	"github.com/skerry-dev/skerry/quadlet"
+	qfake "github.com/skerry-dev/skerry/quadlet/fake"
 	"github.com/skerry-dev/skerry/runtime"
+	rfake "github.com/skerry-dev/skerry/runtime/fake"
 )
 
 func limitedUI() companion.Spec {
@@ -96,5 +100,39 @@ func TestCompanionLimitsValidated(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"Companions[0].Mounts[0].Relabel", "Companions[0].Resources.Memory"}, fields); diff != "" {
 		t.Errorf("fields (-want +got):\n%s", diff)
+	}
+}
+
+// rootlessImages is the fake engine running rootless, unprivileged ports from 1024.
+type rootlessImages struct{ *rfake.Runtime }
+
+func (rootlessImages) CheckHost(_ context.Context, spec runtime.ContainerSpec) error {
+	return runtime.CheckPortStart(spec, 1024)
+}
+
+func TestCompanionLowPortRefusedBeforeAnySideEffect(t *testing.T) {
+	dir := t.TempDir()
+	images := rootlessImages{rfake.New()}
+	images.AddImage(uiImage)
+	units := qfake.New(dir)
+	m, err := companion.New(units, images, companion.Options{Dir: dir, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := limitedUI()
+	s.Image, s.Resources, s.Mounts = uiImage, runtime.Resources{}, nil
+	s.Ports = []runtime.Port{{HostPort: 80, ContainerPort: 8080}}
+	if err := m.Register("bitcoind", s); err != nil {
+		t.Fatal(err)
+	}
+	err = m.Install(context.Background(), "bitcoind")
+	if !errors.Is(err, runtime.ErrInvalidSpec) || !strings.Contains(err.Error(), "Ports[0].HostPort") {
+		t.Fatalf("Install = %v, want the low port refused", err)
+	}
+	if n := images.TotalCalls(); n != 0 {
+		t.Errorf("%d engine calls before the refusal", n)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
+		t.Errorf("files written before the refusal: %v", files)
 	}
 }
