@@ -116,6 +116,13 @@ func (m *Manager) apply(ctx context.Context, items []item) ([]UnitReport, bool) 
 	}
 	reload, changed := false, false
 	for _, s := range live(vKeep) {
+		// A new release's file is written only once its image is there: the unit keeps running
+		// on its current file otherwise (Install checks too; a pass must not undo that).
+		if !bytes.Equal(s.disk.data, s.want.data) {
+			if s.rep.Err = m.ensureImage(ctx, s.want.spec); s.rep.Err != nil {
+				continue
+			}
+		}
 		s.rep.Err = m.writeKept(s)
 		reload = reload || s.rewritten || !s.st.Loaded() || s.st.NeedDaemonReload
 		changed = changed || s.rewritten
@@ -136,6 +143,11 @@ func (m *Manager) apply(ctx context.Context, items []item) ([]UnitReport, bool) 
 			if err := m.units.Stop(ctx, s.unit()); err != nil {
 				s.rep.Err = fmt.Errorf("companion %s: %w", s.name, err)
 				continue
+			}
+			// A service killed at the end of its stop timeout (exit 137) ends "failed" and would
+			// stay listed as not-found/failed after the reload: forget that.
+			if err := m.units.ResetFailed(ctx, s.unit()); err != nil && !errors.Is(err, quadlet.ErrNoSuchUnit) {
+				m.log.Warn("reset-failed", "unit", s.unit(), "err", err)
 			}
 			s.effect, reload = true, reload || s.st.Loaded()
 		}

@@ -45,6 +45,9 @@ type service struct {
 	sub       string // SubState when active does not imply it ("auto-restart")
 	content   string // the unit file content the service was last started from
 	nRestarts uint32
+	// killedOnStop: the main process ignores SIGTERM, so a stop ends in SIGKILL (exit 137) and
+	// the service "failed", as podman's service of a busybox httpd does (see IgnoreSIGTERM).
+	killedOnStop bool
 }
 
 // New returns a manager whose Quadlet generator reads dir.
@@ -128,9 +131,10 @@ func (m *Manager) Reload(ctx context.Context) error {
 		}
 		m.loaded = loaded
 		// A service whose file went away stays as it is until stopped (as systemd keeps a
-		// running unit whose file vanished); an inactive one disappears.
+		// running unit whose file vanished), a failed one until reset-failed; an inactive one
+		// disappears.
 		for name, s := range m.services {
-			if _, ok := loaded[name]; !ok && !s.running() {
+			if _, ok := loaded[name]; !ok && !s.running() && s.active != "failed" {
 				delete(m.services, name)
 			}
 		}
@@ -171,7 +175,10 @@ func (m *Manager) Stop(ctx context.Context, unit string) error {
 	return m.mutate(ctx, "stop", unit, func() error {
 		if s := m.services[unit]; s != nil {
 			s.active, s.sub = "inactive", ""
-			if _, ok := m.loaded[unit]; !ok {
+			if s.killedOnStop {
+				s.active = "failed" // systemd keeps a failed unit loaded until reset-failed
+			}
+			if _, ok := m.loaded[unit]; !ok && s.active != "failed" {
 				delete(m.services, unit)
 			}
 			m.changed(unit)
@@ -199,6 +206,9 @@ func (m *Manager) ResetFailed(ctx context.Context, unit string) error {
 	return m.mutate(ctx, "reset-failed", unit, func() error {
 		if s := m.services[unit]; s != nil && s.active == "failed" {
 			s.active, s.sub = "inactive", ""
+			if _, ok := m.loaded[unit]; !ok {
+				delete(m.services, unit)
+			}
 		}
 		return nil
 	})

@@ -33,6 +33,15 @@ func (m *Manager) Kill(unit string) {
 	m.changed(unit)
 }
 
+// IgnoreSIGTERM makes unit's main process ignore SIGTERM: every later stop ends with SIGKILL at
+// the stop timeout, and the service "failed" (exit status 137), which systemd keeps listed,
+// file or no file, until a reset-failed.
+func (m *Manager) IgnoreSIGTERM(unit string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.service(unit).killedOnStop = true
+}
+
 // CrashLoop puts a running service between two respawns under Restart=always: ActiveState
 // "activating", SubState "auto-restart", as systemd reports a service whose process keeps dying.
 func (m *Manager) CrashLoop(unit string) {
