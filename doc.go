@@ -5,7 +5,9 @@
 // This root package holds the Supervisor, what a daemon embedding skerry builds: New(runtime,
 // unit manager, Options, apps...) validates everything before any side effect, and Run(ctx)
 // does periodic, event-, exit- and unit-driven passes over the apps and their companions, runs
-// the apps' exec checks, reports every pass to one Options.OnReport, keeps a Status for a UI
+// the apps' exec checks (unless Options.EngineExecChecks), sweeps podman's stray check timers (when the
+// unit manager can list units),
+// reports every pass to one Options.OnReport, keeps a Status for a UI
 // (Status, Subscribe), and returns within Options.ShutdownTimeout of ctx's end. Install and
 // Uninstall change the set of apps at runtime.
 //
