@@ -5,11 +5,10 @@
 // This root package holds the Supervisor, what a daemon embedding skerry builds: New(runtime,
 // unit manager, Options, apps...) validates everything before any side effect, and Run(ctx)
 // does periodic, event-, exit- and unit-driven passes over the apps and their companions, runs
-// the apps' exec checks (unless Options.EngineExecChecks), sweeps podman's stray check timers (when the
-// unit manager can list units),
-// reports every pass to one Options.OnReport, keeps a Status for a UI
-// (Status, Subscribe), and returns within Options.ShutdownTimeout of ctx's end. Install and
-// Uninstall change the set of apps at runtime.
+// the apps' exec checks (unless Options.EngineExecChecks), sweeps podman's stray check timers
+// (when the unit manager can list units), reports every pass to one Options.OnReport, keeps a
+// Status for a UI (Status, Subscribe), and returns within Options.ShutdownTimeout of ctx's end.
+// Install and Uninstall change the set of apps at runtime.
 //
 // Its parts are the sub-packages, usable on their own, which compose like this:
 //
