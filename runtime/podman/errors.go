@@ -14,8 +14,9 @@ import (
 	"github.com/skerry-dev/skerry/runtime"
 )
 
-// mapErr turns binding errors into the runtime's sentinels: 404 -> notFound; 409 or podman's
-// "name is already in use" / "already exists" -> runtime.ErrAlreadyExists; a host port taken
+// mapErr turns binding errors into the runtime's sentinels: 404 -> notFound; 409 (but for
+// "container state improper") or podman's "name is already in use" / "already exists" ->
+// runtime.ErrAlreadyExists; a host port taken
 // ("address already in use", from pasta, rootlessport or netavark) -> runtime.ErrPortInUse; a
 // refused or missing socket -> runtime.ErrUnavailable. Other answers keep podman's text and
 // HTTP status.
@@ -31,6 +32,9 @@ func mapErr(err error, notFound error) error {
 			return fmt.Errorf("%w: %s", notFound, model.Because)
 		case strings.Contains(because, "address already in use"):
 			return fmt.Errorf("%w: %s", runtime.ErrPortInUse, model.Because)
+		case strings.Contains(because, "state improper"):
+			// 409 too, but about the container's state (kill of a stopped container, ...), not
+			// about a name: it keeps podman's words.
 		case model.ResponseCode == 409 || strings.Contains(because, "name is already in use") || strings.Contains(because, "already exists"):
 			return fmt.Errorf("%w: %s", runtime.ErrAlreadyExists, model.Because)
 		}

@@ -23,6 +23,7 @@ func TestMapErr(t *testing.T) {
 	}{
 		{model(404, "no such container"), runtime.ErrNotFound, nil},
 		{model(409, "container exists"), runtime.ErrAlreadyExists, runtime.ErrPortInUse},
+		{model(409, "can only kill running containers. 0123 is in state exited: container state improper"), nil, runtime.ErrAlreadyExists},
 		{model(500, `creating container storage: the container name "a" is already in use by 0123. You have to remove that container to be able to reuse that name: that name is already in use`),
 			runtime.ErrAlreadyExists, runtime.ErrPortInUse},
 		{model(500, "volume with name a-data already exists: volume already exists"), runtime.ErrAlreadyExists, nil},

@@ -94,7 +94,9 @@ func TestLifecycleAgainstPodman(t *testing.T) {
 	if o, _ := r.Inspect(ctx, name); o.State != runtime.StateExited {
 		t.Fatalf("after stop: %v", o.State)
 	}
-	r.Start(ctx, name)
+	if err := r.Start(ctx, name); err != nil {
+		t.Fatal(err)
+	}
 	if err := r.Kill(ctx, name, "SIGKILL"); err != nil {
 		t.Fatal(err)
 	}
