@@ -90,6 +90,11 @@ func TestInstallIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if fi, err := os.Stat(filepath.Join(e.dir, "bitcoind-ui.container")); err != nil {
+		t.Fatal(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("unit file mode %v, want 0600: only its user's systemd reads it", fi.Mode())
+	}
 	for _, want := range []string{"Restart=always\n", "RestartSec=10\n", "WantedBy=default.target\n", "Notify=healthy\n",
 		"PublishPort=127.0.0.1:3002:3002\n", "Volume=/srv/skerry/nginx.conf:/etc/nginx.conf:ro\n", `Label="io.skerry.companion-of=bitcoind"`} {
 		if !strings.Contains(string(data), want) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -78,4 +79,75 @@ func TestImagePolicy(t *testing.T) {
 			t.Fatal("a unit file was written for a companion whose image is unavailable")
 		}
 	})
+}
+
+// slowPull is an engine whose pulls block until release is closed.
+type slowPull struct {
+	*rfake.Runtime
+	started chan struct{}
+	release chan struct{}
+}
+
+func (p *slowPull) Pull(ctx context.Context, ref string, opts runtime.PullOptions) error {
+	close(p.started)
+	<-p.release
+	return p.Runtime.Pull(ctx, ref, opts)
+}
+
+// An operation waiting behind another app's slow pull gives up when its ctx ends (a shutdown
+// is not stuck behind the pull).
+func TestWaitBehindSlowPullHonoursContext(t *testing.T) {
+	dir := t.TempDir()
+	images := &slowPull{Runtime: rfake.New(), started: make(chan struct{}), release: make(chan struct{})}
+	images.AddImage(uiImage)
+	const pulled = "docker.io/library/nginx:1.27"
+	images.MakePullable(pulled)
+	m, err := companion.New(qfake.New(dir), images, companion.Options{Dir: dir, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := uiSpec("slow-ui")
+	slow.Image = pulled
+	if err := m.Register("slow", slow); err != nil {
+		t.Fatal(err)
+	}
+	other := uiSpec("other-ui")
+	other.Ports = nil
+	if err := m.Register("other", other); err != nil {
+		t.Fatal(err)
+	}
+	pulling := make(chan error, 1)
+	go func() { pulling <- m.Install(context.Background(), "slow") }()
+	<-images.started
+
+	ctx, cancel := context.WithCancel(context.Background())
+	installed := make(chan error, 1)
+	reconciled := make(chan []companion.UnitReport, 1)
+	go func() { installed <- m.Install(ctx, "other") }()
+	go func() { reconciled <- m.Reconcile(ctx) }()
+	cancel()
+	guard := time.After(10 * time.Second) // only a failing run waits this long
+	select {
+	case err := <-installed:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Install behind the pull = %v, want context.Canceled", err)
+		}
+	case <-guard:
+		t.Fatal("Install waits for another app's pull although its ctx ended")
+	}
+	select {
+	case reps := <-reconciled:
+		if len(reps) != 1 || !errors.Is(reps[0].Err, context.Canceled) {
+			t.Errorf("Reconcile behind the pull = %+v, want one report with context.Canceled", reps)
+		}
+	case <-guard:
+		t.Fatal("Reconcile waits for another app's pull although its ctx ended")
+	}
+	close(images.release)
+	if err := <-pulling; err != nil {
+		t.Fatalf("the slow Install: %v", err)
+	}
+	if err := m.Install(context.Background(), "other"); err != nil {
+		t.Fatalf("Install after the pull: %v", err)
+	}
 }

@@ -19,8 +19,10 @@ import (
 // (runtime.ErrRolledBack). A unit file of a companion's name that skerry did not write is left
 // alone and the error wraps ErrConflict.
 func (m *Manager) Install(ctx context.Context, app string) error {
-	m.op.Lock()
-	defer m.op.Unlock()
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.unlock()
 	m.mu.Lock()
 	rs, known := m.apps[app]
 	good := m.good[app]
@@ -84,8 +86,10 @@ func (m *Manager) Remove(ctx context.Context, app string) error {
 	if err := p.Err("companion removal"); err != nil {
 		return err
 	}
-	m.op.Lock()
-	defer m.op.Unlock()
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.unlock()
 	m.mu.Lock()
 	extra := map[string]string{}
 	for _, r := range m.apps[app] {

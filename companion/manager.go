@@ -63,14 +63,17 @@ type Options struct {
 // Manager installs, removes and reconciles companions. Its unit directory is the truth: every
 // pass reads it, recognizes the units it wrote by their ownership marker, and converges them on
 // what is registered, so that a crash at any step, or a restart with a changed app list, leaves
-// nothing behind. It is safe for concurrent use; its operations are serialized.
+// nothing behind. It is safe for concurrent use; its operations are serialized, and one that
+// waits for another gives up with its ctx's error when its ctx ends.
 type Manager struct {
 	units  Units
 	images runtime.Images
 	opts   Options
 	log    *slog.Logger
 
-	op   sync.Mutex // serializes Install, Remove, Reconcile
+	// op serializes Install, Remove and Reconcile: a one-slot semaphore, taken with lock so
+	// that a caller whose ctx ends stops waiting (a pull can hold it for minutes).
+	op   chan struct{}
 	mu   sync.Mutex // guards apps, good, removing and watched
 	apps map[string][]rendered
 	// good holds, per app, the companions last installed successfully: a rollback's target.
@@ -112,8 +115,24 @@ func New(units Units, images runtime.Images, opts Options) (*Manager, error) {
 	}
 	return &Manager{units: units, images: images, opts: opts, log: opts.Logger,
 		apps: map[string][]rendered{}, good: map[string][]rendered{}, removing: map[string]bool{},
-		watchedChanged: make(chan struct{})}, nil
+		watchedChanged: make(chan struct{}), op: make(chan struct{}, 1)}, nil
 }
+
+// lock takes m.op, or returns ctx's error when ctx ends first. A ctx that has ended never gets
+// it.
+func (m *Manager) lock(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case m.op <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (m *Manager) unlock() { <-m.op }
 
 // Register records app's companions, replacing earlier ones: the next Install or pass removes
 // those of app's companions that specs no longer lists (an app registered with no specs keeps

@@ -176,6 +176,11 @@ func (m *Manager) apply(ctx context.Context, items []item) ([]UnitReport, bool) 
 	return reports, changed
 }
 
+// unitFileMode is the mode of the unit files the manager writes: only the user whose systemd
+// reads them (the Quadlet generator runs as that user) can read them. This does not make Env
+// a place for secrets: Quadlet copies it onto podman's command line (see Spec.Env).
+const unitFileMode = 0o600
+
 // writeKept writes a registered companion's file when its bytes differ, after a restart sidecar
 // when its unit runs (on an older file, or will once the file changes), and deletes a tombstone
 // left by an abandoned removal.
@@ -190,12 +195,12 @@ func (m *Manager) writeKept(s *step) error {
 		}
 	}
 	if s.restart && s.disk.restartOwner == "" {
-		if _, err := quadlet.WriteIfChanged(m.restartPath(s.name), []byte(marker(s.app)), 0o644); err != nil {
+		if _, err := quadlet.WriteIfChanged(m.restartPath(s.name), []byte(marker(s.app)), unitFileMode); err != nil {
 			return fmt.Errorf("companion %s: %w", s.name, err)
 		}
 	}
 	if differs {
-		if _, err := quadlet.WriteIfChanged(m.path(s.name), s.want.data, 0o644); err != nil {
+		if _, err := quadlet.WriteIfChanged(m.path(s.name), s.want.data, unitFileMode); err != nil {
 			return fmt.Errorf("companion %s: %w", s.name, err)
 		}
 		s.rewritten, s.rep.Rewritten = true, true

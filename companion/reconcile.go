@@ -46,8 +46,10 @@ func (m *Manager) ReconcileUnit(ctx context.Context, unit string) []UnitReport {
 }
 
 func (m *Manager) reconcile(ctx context.Context, in func(name, app string) bool) []UnitReport {
-	m.op.Lock()
-	defer m.op.Unlock()
+	if err := m.lock(ctx); err != nil {
+		return []UnitReport{{Err: err}}
+	}
+	defer m.unlock()
 	items, err := m.collect(in, nil)
 	if err != nil {
 		return []UnitReport{{Err: err}}

@@ -39,7 +39,9 @@ type Spec struct {
 	Build *Build
 	// Command overrides the image's command.
 	Command []string
-	// Env holds environment variables (values may be secrets: never logged).
+	// Env holds environment variables. They are not for secrets: Quadlet renders them as
+	// Environment= in the unit file and as --env on podman's command line, which
+	// `systemctl --user cat`, `podman inspect` and ps show. Hand a secret over in Secrets.
 	Env map[string]string
 	// Secrets are stored secrets handed to the container by reference, rendered as Quadlet
 	// Secret= (see inputs.go); their values come from the app's orchestrator.App.Secrets.
