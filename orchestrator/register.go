@@ -19,48 +19,69 @@ func (o *Orchestrator) Register(ctx context.Context, app App) error {
 }
 
 // RegisterAll registers apps as a set: dependencies may point at each other in any order. It
-// validates every app, the dependency graph (unknown dependencies, cycles) and the host ports
-// (two apps may not publish the same one) first, and registers nothing when any problem is
-// found.
+// validates every app, its inputs (secrets, consumers), the dependency graph (unknown
+// dependencies, cycles), the host ports (two apps may not publish the same one) and whether the
+// host can run it (runtime.HostChecker) first, and registers nothing when any problem is found
+// or ctx ends first.
 func (o *Orchestrator) RegisterAll(ctx context.Context, apps ...App) error {
+	return o.registerAll(ctx, true, apps)
+}
+
+// RegisterAllNoHostCheck is RegisterAll without the host check: it makes no runtime call, for a
+// constructor that promises none (skerry.New). A container the host cannot run is then refused
+// where it is created, in the pass that starts it.
+func (o *Orchestrator) RegisterAllNoHostCheck(ctx context.Context, apps ...App) error {
+	return o.registerAll(ctx, false, apps)
+}
+
+func (o *Orchestrator) registerAll(ctx context.Context, hostCheck bool, apps []App) error {
 	extra := make(map[string]App, len(apps))
 	var errs []error
 	for _, a := range apps {
 		if err := a.Validate(); err != nil {
 			errs = append(errs, err)
-		} else if err := o.checkHost(ctx, a); err != nil {
+		} else if err := o.checkInputs(a); err != nil {
 			errs = append(errs, err)
+		} else if hostCheck {
+			if err := o.checkHost(ctx, a); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		if _, dup := extra[a.Name]; dup {
 			errs = append(errs, fmt.Errorf("app %q is listed twice: %w", a.Name, runtime.ErrInvalidSpec))
 		}
 		extra[a.Name] = a
 	}
-	if len(errs) == 0 {
-		o.mu.Lock()
-		for _, a := range apps {
-			if err := o.checkGraph(a, extra); err != nil {
-				errs = append(errs, err)
-			}
-			if err := o.checkPorts(a, extra); err != nil {
-				errs = append(errs, err)
-			}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// Every app's lock, taken in name order (no other holder takes two), so that the set is
+	// registered whole or not at all.
+	var held []*appState
+	defer func() {
+		for _, s := range held {
+			s.release()
 		}
-		o.mu.Unlock()
+	}()
+	names := slices.Sorted(maps.Keys(extra))
+	for _, name := range names {
+		s := o.state(name, true)
+		if err := s.acquire(ctx); err != nil {
+			return err
+		}
+		held = append(held, s)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, a := range apps {
+		errs = append(errs, o.checkGraph(a, extra), o.checkPorts(a, extra))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	for _, a := range apps {
-		s := o.state(a.Name, true)
-		if err := s.acquire(ctx); err != nil {
-			return err
-		}
-		err := o.setDesired(s, a, extra)
-		s.release()
-		if err != nil {
-			return err
-		}
+	for i, s := range held {
+		a := extra[names[i]]
+		s.app, s.spec, s.desired, s.purge = a, o.specOf(a), true, false
 	}
 	return nil
 }
