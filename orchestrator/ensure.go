@@ -200,9 +200,13 @@ func (o *Orchestrator) decideAndAct(ctx context.Context, s *appState, obs runtim
 	o.log.Info("acting", "app", name, "observed", obs.State.String(), "health", h.String(), "action", d.Action.String(), "reason", d.Reason)
 	var err error
 	ren, renames := o.rt.(runtime.Renamer)
-	if upgrade := d.Action == ActionRecreate && !f.Foreign && s.desired && working(obs, h) && !o.inputsOnly(s, obs); upgrade && renames {
+	upgrade := d.Action == ActionRecreate && !f.Foreign && s.desired && !o.inputsOnly(s, obs)
+	switch {
+	case upgrade && renames && working(obs, h):
 		err = o.upgrade(ctx, s, ren, obs, rep)
-	} else {
+	case upgrade && renames && s.hold == nil && ended(obs) && obs.SpecHash() != specHash:
+		err = o.revive(ctx, s, ren, obs, rep)
+	default:
 		err = o.execute(ctx, s, target, d.Action, obs.State)
 		if err == nil && d.Action.Starts() {
 			err = o.waitReady(ctx, s, target)

@@ -29,6 +29,15 @@ package orchestrator
 // app finishes the upgrade: with the new container there it gives the verdict step 4 would have
 // given (a context that ends during a readiness wait leaves things so on purpose: a shutdown is
 // never taken for a failure), without it it restores <app>.PREV and the upgrade starts over.
+// The killed daemon's stop of <app>.PREV may still be under way in the engine (podman finishes
+// a stop whose client died; busybox httpd, say, ignores SIGTERM for StopTimeout): the restore
+// waits it out before its start, so that it never ends the restored release. A container of
+// another release that ended (stopped, exited, stopping) with no FAILED verdict on the desired
+// spec is taken for the last good release too (a restore interrupted in turn, or ended by that
+// late stop): it is started and, once ready, upgraded through steps 1 to 4, never recreated
+// onto the desired release outright; so a daemon restarted with a failing release in its
+// config rolls back and holds in every crash window of an upgrade (crash_test.go). Only when it
+// does not become ready is it replaced as any broken container is.
 // The records' names have upper-case letters, which app names cannot have, so they never clash
 // with an app's container. Uninstall removes them.
 //
@@ -183,6 +192,52 @@ func working(obs runtime.Observation, h runtime.Health) bool {
 	return obs.State == runtime.StateRunning && (h == runtime.HealthHealthy || h == runtime.HealthNone)
 }
 
+// ended reports whether obs shows a container that ran and ended (stopped, exited) or is ending
+// (stopping: a stop a killed daemon asked for, which the engine finishes): of another
+// release than the desired one and with no FAILED verdict on the desired one, it is taken for the
+// last good release (a release that a restore left stopped, or whose stop a killed daemon asked
+// for and the engine finished later), which an upgrade keeps.
+func ended(obs runtime.Observation) bool {
+	return obs.State == runtime.StateExited || obs.State == runtime.StateStopped || obs.State == runtime.StateStopping
+}
+
+// revive is the recreate of a container (old) of another release that ended: it is started
+// again and, once ready, upgraded (steps 1 to 4 above: a failed release is rolled back and held,
+// also in a daemon restarted with it in its config). When it does not become ready it is no
+// working release: it is replaced as any broken container is. The caller holds s.lock.
+func (o *Orchestrator) revive(ctx context.Context, s *appState, ren runtime.Renamer, old runtime.Observation, rep *AppReport) error {
+	name := s.spec.Name
+	target := s.app
+	if good := o.goodFor(s, old); good != nil {
+		target = *good
+	}
+	var err error
+	if old.State == runtime.StateStopping { // waited out, as restorePrev does
+		err = wrap("stop", name, o.rt.Stop(ctx, name, s.spec.StopTimeout))
+	}
+	if err == nil {
+		err = o.starting(func() error { return wrap("start", name, o.rt.Start(ctx, name)) })
+	}
+	if err == nil {
+		s.tracker = s.tracker.Reset()
+		err = o.waitReady(ctx, s, target)
+	}
+	if err == nil {
+		if old, err = o.observe(ctx, name); err == nil && old.State == runtime.StateRunning {
+			rep.Reason += "; the release it ran is back, upgrading from it"
+			return o.upgrade(ctx, s, ren, old, rep)
+		}
+	}
+	if ctx.Err() != nil {
+		return err
+	}
+	o.log.Info("the ended release does not come back; replacing it", "app", name, "err", err)
+	if err := o.execute(ctx, s, s.app, ActionRecreate, runtime.StateExited); err != nil {
+		return err
+	}
+	return o.waitReady(ctx, s, s.app)
+}
+
 // upgrade moves a working container (old) to the desired spec, steps 1 to 4 above. The caller
 // holds s.lock.
 func (o *Orchestrator) upgrade(ctx context.Context, s *appState, ren runtime.Renamer, old runtime.Observation, rep *AppReport) error {
@@ -326,6 +381,15 @@ func (o *Orchestrator) keepFailed(ctx context.Context, s *appState, ren runtime.
 func (o *Orchestrator) restorePrev(ctx context.Context, s *appState, ren runtime.Renamer) error {
 	name := s.spec.Name
 	prev := *s.recs.prev
+	if prev.State != runtime.StateRunning {
+		// A stop that a killed daemon asked for may still be under way in the engine (podman
+		// finishes it, StopTimeout later): it is waited out here (a stop of a stopping
+		// container returns once it exited), or it would end the release once restored and
+		// refuse its start meanwhile.
+		if err := o.rt.Stop(ctx, prev.Name, s.spec.StopTimeout); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			return wrap("stop", prev.Name, err)
+		}
+	}
 	if err := ren.Rename(ctx, prev.Name, name); err != nil {
 		return wrap("restore the previous release of", name, err)
 	}
