@@ -4,8 +4,15 @@ package podman
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
@@ -117,5 +124,53 @@ func TestLimitsAndRelabelReachPodman(t *testing.T) {
 		t.Log("the host enforces the limits: start succeeded")
 	} else {
 		t.Logf("start without the controllers: %v", err)
+	}
+}
+
+// A pull reports its layers through PullOptions.Progress. No registry is reachable from the
+// integration host and podman's API pulls from registries only, so the test image is saved as
+// an OCI layout and served by a minimal read-only registry on loopback (plain HTTP: Insecure).
+func TestPullReportsProgress(t *testing.T) {
+	r := connect(t)
+	ctx := context.Background()
+	layout := filepath.Join(t.TempDir(), "oci")
+	if out, err := exec.Command("podman", "save", "--format", "oci-dir", "-o", layout, testImage).CombinedOutput(); err != nil {
+		t.Fatalf("podman save: %v: %s", err, out)
+	}
+	var index struct{ Manifests []struct{ Digest string } }
+	if b, err := os.ReadFile(filepath.Join(layout, "index.json")); err != nil || json.Unmarshal(b, &index) != nil || len(index.Manifests) == 0 {
+		t.Fatalf("index.json: %v", err)
+	}
+	blob := func(d string) string { return filepath.Join(layout, "blobs", strings.Replace(d, ":", "/", 1)) }
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		switch p := req.URL.Path; {
+		case p == "/v2/":
+		case strings.HasSuffix(p, "/manifests/v1") || strings.Contains(p, "/manifests/sha256:"):
+			w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+			w.Header().Set("Docker-Content-Digest", index.Manifests[0].Digest)
+			http.ServeFile(w, req, blob(index.Manifests[0].Digest))
+		case strings.Contains(p, "/blobs/"):
+			http.ServeFile(w, req, blob(p[strings.LastIndex(p, "/")+1:]))
+		default:
+			http.NotFound(w, req)
+		}
+	}))
+	defer srv.Close()
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/skerry/progress:v1"
+	var got []runtime.PullProgress
+	opts := runtime.PullOptions{Insecure: true, Progress: func(p runtime.PullProgress) { got = append(got, p) }}
+	if err := r.Pull(ctx, ref, opts); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = exec.Command("podman", "rmi", ref).Run() })
+	for _, p := range got {
+		t.Logf("%+v", p)
+	}
+	if len(got) == 0 {
+		t.Fatal("no progress reported")
+	}
+	last := got[len(got)-1]
+	if last.Ref != ref || last.Layers < 1 || !last.Config || last.Bytes != -1 {
+		t.Errorf("last progress %+v: want the ref, at least one layer, the config, Bytes -1", last)
 	}
 }
