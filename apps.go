@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/skerry-dev/skerry/orchestrator"
@@ -32,10 +33,12 @@ func (s *Supervisor) Apps() []App {
 // its last good spec and the error wraps runtime.ErrRolledBack. An invalid app, companion or
 // dependency returns a typed error (matching runtime.ErrInvalidSpec) and changes nothing (its
 // report goes nowhere else); any other report also goes to the status and to Options.OnReport.
+// Install and Uninstall of one app run one at a time; one whose ctx ends while it waits for
+// another changes nothing either, and returns an error wrapping orchestrator.ErrInterrupted.
 func (s *Supervisor) Install(ctx context.Context, app App) (Report, error) {
 	start := time.Now()
 	fail := func(err error) (Report, error) {
-		return Report{Source: SourceInstall, Start: start, Duration: time.Since(start), Err: err}, err
+		return Report{Source: SourceInstall, Start: start, Duration: time.Since(start), Err: err, Interrupted: interrupted(err)}, err
 	}
 	if err := app.Validate(); err != nil {
 		return fail(err)
@@ -43,6 +46,11 @@ func (s *Supervisor) Install(ctx context.Context, app App) (Report, error) {
 	if len(app.Companions) > 0 && s.comps == nil {
 		return fail(fmt.Errorf("app %q: %w", app.Name, ErrNoUnitManager))
 	}
+	unlock, err := s.lockApp(ctx, app.Name)
+	if err != nil {
+		return fail(err)
+	}
+	defer unlock()
 	s.mu.Lock()
 	prev := s.apps[app.Name]
 	s.mu.Unlock()
@@ -72,6 +80,7 @@ func (s *Supervisor) Install(ctx context.Context, app App) (Report, error) {
 		}
 	}
 	rep.Duration = time.Since(start)
+	unlock() // before OnReport, which may Install or Uninstall the app
 	s.deliver(rep)
 	return rep, err
 }
@@ -79,18 +88,53 @@ func (s *Supervisor) Install(ctx context.Context, app App) (Report, error) {
 // Uninstall removes the app named name from the supervised set and from the node now:
 // companions disabled first, then the container stopped and removed; volumes are kept unless
 // opts.Purge. When removal fails, the next pass retries it. Uninstalling an app that is not
-// there is not an error. The report also goes to the status and to Options.OnReport.
+// there is not an error. An invalid name returns a typed error (matching runtime.ErrInvalidSpec)
+// and changes nothing, as does a ctx that ends while another Install or Uninstall of the app
+// runs; any other report also goes to the status and to Options.OnReport.
 func (s *Supervisor) Uninstall(ctx context.Context, name string, opts orchestrator.UninstallOptions) (Report, error) {
 	start := time.Now()
+	fail := func(err error) (Report, error) {
+		return Report{Source: SourceUninstall, Start: start, Duration: time.Since(start), Err: err, Interrupted: interrupted(err)}, err
+	}
+	var p runtime.Problems
+	runtime.ValidateName(&p, "Name", name)
+	if err := p.Err(fmt.Sprintf("app %q", name)); err != nil {
+		return fail(err)
+	}
+	unlock, err := s.lockApp(ctx, name)
+	if err != nil {
+		return fail(err)
+	}
+	defer unlock()
 	s.status.unwant(name)
 	ar, err := s.orch.Uninstall(ctx, name, opts)
-	if !errors.Is(err, runtime.ErrInvalidSpec) {
-		s.mu.Lock()
-		delete(s.apps, name)
-		s.mu.Unlock()
-	}
+	s.mu.Lock()
+	delete(s.apps, name)
+	s.mu.Unlock()
 	rep := Report{Source: SourceUninstall, Start: start, Duration: time.Since(start), Err: err,
 		Interrupted: interrupted(err), Apps: []orchestrator.AppReport{ar}}
+	unlock() // before OnReport, which may Install or Uninstall the app
 	s.deliver(rep)
 	return rep, err
+}
+
+// lockApp takes the lock of the app named name, which serializes its Install and Uninstall, or
+// returns an error wrapping orchestrator.ErrInterrupted when ctx ends first. unlock may be
+// called more than once.
+func (s *Supervisor) lockApp(ctx context.Context, name string) (unlock func(), err error) {
+	s.mu.Lock()
+	l := s.locks[name]
+	if l == nil {
+		l = make(chan struct{}, 1)
+		s.locks[name] = l
+	}
+	s.mu.Unlock()
+	if ctx.Err() == nil {
+		select {
+		case l <- struct{}{}:
+			return sync.OnceFunc(func() { <-l }), nil
+		case <-ctx.Done():
+		}
+	}
+	return nil, fmt.Errorf("app %q: %w (%w)", name, orchestrator.ErrInterrupted, ctx.Err())
 }

@@ -28,8 +28,9 @@ var (
 	// ErrRunning: Run was called while another Run of the same supervisor runs.
 	ErrRunning = errors.New("supervisor already running")
 	// ErrNoUnitManager: an app has companions but the supervisor was built without a unit
-	// manager to run them.
-	ErrNoUnitManager = errors.New("companions need a unit manager")
+	// manager to run them. It matches runtime.ErrInvalidSpec too, like every refusal of New
+	// and Install.
+	ErrNoUnitManager = fmt.Errorf("companions need a unit manager: %w", runtime.ErrInvalidSpec)
 )
 
 // OptionError is a bad Options field. It matches runtime.ErrInvalidSpec with errors.Is: New

@@ -46,8 +46,19 @@ func TestShutdownIsBounded(t *testing.T) {
 			if !errors.Is(err, skerry.ErrShutdownTimeout) || took != 8*time.Second {
 				t.Fatalf("Run returned %v after %v, want ErrShutdownTimeout after 8 s", err, took)
 			}
+			// The timed-out Run's passes still run: another Run would run a second loop.
+			again, cancelAgain := context.WithTimeout(t.Context(), time.Hour)
+			defer cancelAgain()
+			if err := n.sup.Run(again); !errors.Is(err, skerry.ErrRunning) {
+				t.Fatalf("Run while the last one's work is in flight = %v, want ErrRunning", err)
+			}
 			close(release) // let the bubble's goroutines end
 			synctest.Wait()
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			if err := n.sup.Run(ctx); !errors.Is(err, context.Canceled) {
+				t.Fatalf("Run once that work ended = %v, want context.Canceled", err)
+			}
 			for _, r := range n.taken() {
 				if r.Converged() {
 					t.Fatalf("a pass cut short reported converged: %v", r)

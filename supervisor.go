@@ -36,6 +36,9 @@ type Supervisor struct {
 
 	mu   sync.Mutex
 	apps map[string]App // the desired apps, as given
+	// locks holds, by app name, the lock that serializes the app's Install and Uninstall (one
+	// per name ever installed: they are never dropped).
+	locks map[string]chan struct{}
 }
 
 // New returns a supervisor of apps on rt. units is the unit manager that runs companions
@@ -44,13 +47,14 @@ type Supervisor struct {
 //
 // New validates the options, every app and companion, and the dependency graph, and returns a
 // typed error (matching runtime.ErrInvalidSpec) before any side effect. It makes no runtime
-// call: the first pass of Run does the work.
+// call: the first pass of Run does the work, and refuses there, in the app's report, a
+// container the host cannot run (a port below a rootless engine's unprivileged port start).
 func New(rt runtime.Runtime, units companion.Units, opts Options, apps ...App) (*Supervisor, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	s := &Supervisor{rt: rt, units: units, opts: opts, log: opts.Logger, apps: map[string]App{}}
+	s := &Supervisor{rt: rt, units: units, opts: opts, log: opts.Logger, apps: map[string]App{}, locks: map[string]chan struct{}{}}
 	oopts := orchestrator.Options{Logger: opts.Logger, Workers: opts.Workers, PruneOrphans: opts.PruneOrphans, Secrets: opts.Secrets}
 	if store, ok := rt.(runtime.SecretStore); ok && oopts.Secrets == nil {
 		oopts.Secrets = store
@@ -102,7 +106,9 @@ func (s *Supervisor) register(apps []App) error {
 			}
 		}
 	}
-	if err := s.orch.RegisterAll(context.Background(), plain...); err != nil {
+	// No host check: New makes no runtime call. The first pass's create refuses a container the
+	// host cannot run (Install checks before it acts).
+	if err := s.orch.RegisterAllNoHostCheck(context.Background(), plain...); err != nil {
 		return err
 	}
 	for _, a := range apps {
@@ -134,13 +140,13 @@ func (s *Supervisor) Trigger() { s.loop.Trigger() }
 // When ctx ends, no new pass starts; passes in flight get half of Options.ShutdownTimeout, then
 // their context is cancelled. Run returns ctx's error once everything it started has ended, or
 // an error wrapping ErrShutdownTimeout when that takes longer than ShutdownTimeout. Apps and
-// companions are left running. Run may be called again after it returned, never concurrently
-// (ErrRunning).
+// companions are left running. Run may be called again once everything the last Run started
+// has ended, never concurrently (ErrRunning): after ErrShutdownTimeout, a new Run is refused
+// until the work left in flight ends.
 func (s *Supervisor) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return ErrRunning
 	}
-	defer s.running.Store(false)
 	work := reconciler.WithShutdownGrace(ctx, s.opts.ShutdownTimeout/2)
 	var wg sync.WaitGroup
 	wg.Go(func() { s.loop.Run(work) })
@@ -150,6 +156,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		wg.Wait()
+		s.running.Store(false) // only now: a Run that timed out leaves its work running
 		close(done)
 	}()
 	<-ctx.Done()

@@ -238,8 +238,8 @@ func TestNewRefusesBadInputBeforeAnySideEffect(t *testing.T) {
 			}
 			tc.opts.Logger, tc.opts.Companions.Dir = quiet, t.TempDir()
 			_, err := skerry.New(rt, units, tc.opts, tc.apps...)
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("New: %v, want %v", err, tc.want)
+			if !errors.Is(err, tc.want) || !errors.Is(err, runtime.ErrInvalidSpec) {
+				t.Fatalf("New: %v, want %v (and so runtime.ErrInvalidSpec)", err, tc.want)
 			}
 			if rt.TotalCalls() != 0 {
 				t.Fatalf("%d runtime calls before the error", rt.TotalCalls())
