@@ -94,8 +94,18 @@ func TestLifecycleAgainstPodman(t *testing.T) {
 	if o, _ := r.Inspect(ctx, name); o.State != runtime.StateExited {
 		t.Fatalf("after stop: %v", o.State)
 	}
-	if err := r.Start(ctx, name); err != nil {
-		t.Fatal(err)
+	// Right after a stop, the previous run's pasta may still hold the host port for a moment:
+	// podman answers ErrPortInUse (typed), and the next attempt succeeds.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		err := r.Start(ctx, name)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, runtime.ErrPortInUse) || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		t.Logf("start right after stop: %v; again", err)
+		time.Sleep(100 * time.Millisecond)
 	}
 	if err := r.Kill(ctx, name, "SIGKILL"); err != nil {
 		t.Fatal(err)
