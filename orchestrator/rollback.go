@@ -1,6 +1,12 @@
 package orchestrator
 
-import "fmt"
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/skerry-dev/skerry/runtime"
+)
 
 // Rollback says that an app runs its last good release because its desired release did not
 // come up. It lasts until the desired spec changes or an explicit Install tries the release
@@ -62,4 +68,117 @@ func (o *Orchestrator) Effective(name string) (app App, ok bool) {
 		return *s.hold.good, true
 	}
 	return App{}, false
+}
+
+// verdict ends an upgrade whose new container's readiness wait returned err: commit, leave it
+// (the context ended: the next operation judges again), or roll back.
+func (o *Orchestrator) verdict(ctx context.Context, s *appState, ren runtime.Renamer, err error, rep *AppReport) error {
+	if err == nil {
+		if rerr := o.removeRecord(ctx, s, true); rerr != nil {
+			return nil // ready; the next operation finds PREV, judges the app ready again and retries
+		}
+		if s.recs.failed != nil {
+			o.removeRecord(ctx, s, false)
+		}
+		return nil
+	}
+	if ctx.Err() != nil {
+		return err
+	}
+	return o.rollback(ctx, s, ren, err, rep)
+}
+
+// rollback keeps the failed release as the FAILED record, puts PREV back and holds the app on
+// it. The caller holds s.lock.
+func (o *Orchestrator) rollback(ctx context.Context, s *appState, ren runtime.Renamer, cause error, rep *AppReport) error {
+	name := s.spec.Name
+	if s.recs.prev == nil { // nothing to go back to (removed behind skerry's back)
+		return cause
+	}
+	rep.Logs = o.logTail(ctx, name)
+	failed, err := o.observe(ctx, name)
+	if err != nil {
+		return fmt.Errorf("%s: upgrade failed (%w), and so did the rollback: %w", name, cause, err)
+	}
+	if failed.State == runtime.StateMissing { // it was never created: no record to keep
+		failed.Image, failed.Labels = s.spec.Image, s.spec.Labels
+	}
+	good := *s.recs.prev
+	from, to := releaseNames(failed, good)
+	o.log.Warn("upgrade failed; rolling back", "app", name, "from", from, "to", to, "err", cause)
+	rep.Reason = fmt.Sprintf("upgrade to %s failed, rolled back to %s", from, to)
+	if err := o.keepFailed(ctx, s, ren, failed); err != nil {
+		return fmt.Errorf("%s: upgrade to %s failed (%w), and so did the rollback to %s: %w", name, from, cause, to, err)
+	}
+	if err := o.restorePrev(ctx, s, ren); err != nil {
+		return fmt.Errorf("%s: upgrade to %s failed (%w), and so did the rollback to %s: %w", name, from, cause, to, err)
+	}
+	good.Name = name
+	h := &hold{Rollback: Rollback{FailedImage: failed.Image, FailedHash: failed.SpecHash(), Image: good.Image, Hash: good.SpecHash()}}
+	h.good = o.goodFor(s, good)
+	o.publish(func() { s.hold = h })
+	return fmt.Errorf("%s: upgrade to %s failed (%w); back on %s: %w", name, from, cause, to, ErrRolledBack)
+}
+
+// releaseNames names two releases for a user: by image, with the spec hash when the images are
+// the same (a change of command, environment, ...).
+func releaseNames(a, b runtime.Observation) (string, string) {
+	if a.Image != b.Image {
+		return a.Image, b.Image
+	}
+	return fmt.Sprintf("%s (spec %s)", a.Image, a.SpecHash()), fmt.Sprintf("%s (spec %s)", b.Image, b.SpecHash())
+}
+
+// keepFailed stops the failed release's container and renames it to the FAILED record (an
+// older record goes first).
+func (o *Orchestrator) keepFailed(ctx context.Context, s *appState, ren runtime.Renamer, failed runtime.Observation) error {
+	name := s.spec.Name
+	if failed.State == runtime.StateMissing {
+		return nil
+	}
+	if err := o.rt.Stop(ctx, name, s.spec.StopTimeout); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		o.log.Warn("stop of the failed release failed; removing it by force", "app", name, "err", err)
+		return wrap("remove", name, o.rt.Remove(ctx, name, runtime.RemoveOptions{Force: true}))
+	}
+	if s.recs.failed != nil {
+		if err := o.removeRecord(ctx, s, false); err != nil {
+			return err
+		}
+	}
+	if err := ren.Rename(ctx, name, name+failedSuffix); err != nil {
+		return wrap("keep the failed release of", name, err)
+	}
+	failed.Name = name + failedSuffix
+	o.publish(func() { s.recs.failed = &failed })
+	return nil
+}
+
+// restorePrev renames PREV back to the app's name, starts it and waits for it, with the App it
+// was created from when known (its health check, ReadyTimeout), else the desired App's.
+func (o *Orchestrator) restorePrev(ctx context.Context, s *appState, ren runtime.Renamer) error {
+	name := s.spec.Name
+	prev := *s.recs.prev
+	if prev.State != runtime.StateRunning {
+		// A stop that a killed daemon asked for may still be under way in the engine (podman
+		// finishes it, StopTimeout later): it is waited out here (a stop of a stopping
+		// container returns once it exited), or it would end the release once restored and
+		// refuse its start meanwhile.
+		if err := o.rt.Stop(ctx, prev.Name, s.spec.StopTimeout); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			return wrap("stop", prev.Name, err)
+		}
+	}
+	if err := ren.Rename(ctx, prev.Name, name); err != nil {
+		return wrap("restore the previous release of", name, err)
+	}
+	o.publish(func() { s.recs.prev = nil })
+	if err := o.starting(func() error { return wrap("start", name, o.rt.Start(ctx, name)) }); err != nil {
+		return err
+	}
+	prev.Name = name
+	target := s.app
+	if good := o.goodFor(s, prev); good != nil {
+		target = *good
+	}
+	s.tracker = s.tracker.Reset()
+	return o.waitReady(ctx, s, target)
 }
