@@ -42,7 +42,11 @@ type node struct {
 	o     *orchestrator.Orchestrator
 }
 
-func newNode(tb testing.TB) *node {
+func newNode(tb testing.TB) *node { return newNodeWith(tb, logger, false) }
+
+// newNodeWith is newNode with its own logger and, with secrets, podman's secret store wired into
+// the orchestrator.
+func newNodeWith(tb testing.TB, logger *slog.Logger, secrets bool) *node {
 	tb.Helper()
 	ctx := context.Background()
 	rt, err := podman.New(ctx, podman.DefaultSocket())
@@ -58,8 +62,11 @@ func newNode(tb testing.TB) *node {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	o := orchestrator.New(rt, orchestrator.Options{Logger: logger, Companions: comps})
-	return &node{rt: rt, units: units, comps: comps, o: o}
+	opts := orchestrator.Options{Logger: logger, Companions: comps}
+	if secrets {
+		opts.Secrets = rt
+	}
+	return &node{rt: rt, units: units, comps: comps, o: orchestrator.New(rt, opts)}
 }
 
 // app is a busybox httpd standing in for a node app: named volume, exec health check.

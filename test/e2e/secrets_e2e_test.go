@@ -18,13 +18,10 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/skerry-dev/skerry/companion"
 	"github.com/skerry-dev/skerry/hooks"
 	"github.com/skerry-dev/skerry/orchestrator"
 	"github.com/skerry-dev/skerry/quadlet"
-	"github.com/skerry-dev/skerry/quadlet/systemd"
 	"github.com/skerry-dev/skerry/runtime"
-	"github.com/skerry-dev/skerry/runtime/podman"
 )
 
 // syncBuffer is a log sink the test reads while the node writes.
@@ -49,23 +46,7 @@ func (b *syncBuffer) String() string {
 // level, captured in logs.
 func newSecretNode(t *testing.T, logs *syncBuffer) *node {
 	t.Helper()
-	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	rt, err := podman.New(ctx, podman.DefaultSocket())
-	if err != nil {
-		t.Fatalf("podman: %v", err)
-	}
-	units, err := systemd.New(ctx, systemd.User)
-	if err != nil {
-		t.Fatalf("systemd: %v", err)
-	}
-	t.Cleanup(units.Close)
-	comps, err := companion.New(units, rt, companion.Options{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := orchestrator.New(rt, orchestrator.Options{Logger: log, Companions: comps, Secrets: rt})
-	return &node{rt: rt, units: units, comps: comps, o: o}
+	return newNodeWith(t, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), true)
 }
 
 func password(t *testing.T) string {
