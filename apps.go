@@ -120,21 +120,37 @@ func (s *Supervisor) Uninstall(ctx context.Context, name string, opts orchestrat
 
 // lockApp takes the lock of the app named name, which serializes its Install and Uninstall, or
 // returns an error wrapping orchestrator.ErrInterrupted when ctx ends first. unlock may be
-// called more than once.
+// called more than once. The lock is dropped from s.locks when its last user is done with it.
 func (s *Supervisor) lockApp(ctx context.Context, name string) (unlock func(), err error) {
 	s.mu.Lock()
 	l := s.locks[name]
 	if l == nil {
-		l = make(chan struct{}, 1)
+		l = &appLock{held: make(chan struct{}, 1)}
 		s.locks[name] = l
 	}
+	l.users++
 	s.mu.Unlock()
+	done := func() {
+		s.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(s.locks, name)
+		}
+		s.mu.Unlock()
+	}
 	if ctx.Err() == nil {
 		select {
-		case l <- struct{}{}:
-			return sync.OnceFunc(func() { <-l }), nil
+		case l.held <- struct{}{}:
+			return sync.OnceFunc(func() { <-l.held; done() }), nil
 		case <-ctx.Done():
 		}
 	}
+	done()
 	return nil, fmt.Errorf("app %q: %w (%w)", name, orchestrator.ErrInterrupted, ctx.Err())
+}
+
+// appLock is one app's Install/Uninstall lock: held while its channel is full, kept in
+// Supervisor.locks while users (holders and waiters) have it.
+type appLock struct {
+	held  chan struct{}
+	users int
 }

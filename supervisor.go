@@ -36,9 +36,9 @@ type Supervisor struct {
 
 	mu   sync.Mutex
 	apps map[string]App // the desired apps, as given
-	// locks holds, by app name, the lock that serializes the app's Install and Uninstall (one
-	// per name ever installed: they are never dropped).
-	locks map[string]chan struct{}
+	// locks holds, by app name, the lock that serializes the app's Install and Uninstall, while
+	// a call holds or waits for it.
+	locks map[string]*appLock
 }
 
 // New returns a supervisor of apps on rt. units is the unit manager that runs companions
@@ -54,7 +54,7 @@ func New(rt runtime.Runtime, units companion.Units, opts Options, apps ...App) (
 	if err != nil {
 		return nil, err
 	}
-	s := &Supervisor{rt: rt, units: units, opts: opts, log: opts.Logger, apps: map[string]App{}, locks: map[string]chan struct{}{}}
+	s := &Supervisor{rt: rt, units: units, opts: opts, log: opts.Logger, apps: map[string]App{}, locks: map[string]*appLock{}}
 	oopts := orchestrator.Options{Logger: opts.Logger, Workers: opts.Workers, PruneOrphans: opts.PruneOrphans, Secrets: opts.Secrets}
 	if store, ok := rt.(runtime.SecretStore); ok && oopts.Secrets == nil {
 		oopts.Secrets = store
