@@ -21,6 +21,9 @@ func (o *Orchestrator) Install(ctx context.Context, app App) (AppReport, error) 
 	if err := o.checkHost(ctx, app); err != nil {
 		return AppReport{App: app.Name, Err: err}, err
 	}
+	if err := o.checkNetworksOnHost(ctx, []App{app}); err != nil {
+		return AppReport{App: app.Name, Err: err}, err
+	}
 	s := o.state(app.Name, true)
 	if err := s.acquire(ctx); err != nil {
 		return AppReport{App: app.Name, Err: err}, err
@@ -57,8 +60,10 @@ type UninstallOptions struct {
 }
 
 // Uninstall makes the app undesired and removes it now: companions are disabled first, then the
-// container is stopped and removed. Volumes are kept unless opts.Purge. Uninstalling an app that
-// is not there is not an error. If removal fails, the next pass retries it.
+// container is stopped and removed, then the networks it owned, unless a container (another
+// app's, a user's) is still attached to one: that network is kept, named in the report's Reason,
+// and removed by a later pass once free. Volumes are kept unless opts.Purge. Uninstalling an
+// app that is not there is not an error. If removal fails, the next pass retries it.
 func (o *Orchestrator) Uninstall(ctx context.Context, name string, opts UninstallOptions) (AppReport, error) {
 	var p runtime.Problems
 	runtime.ValidateName(&p, "Name", name)
@@ -71,5 +76,6 @@ func (o *Orchestrator) Uninstall(ctx context.Context, name string, opts Uninstal
 	}
 	defer s.release()
 	o.publish(func() { s.desired, s.purge = false, opts.Purge })
-	return o.ensure(ctx, s, nil, nil, true)
+	rep, err := o.ensure(ctx, s, nil, nil, true)
+	return o.releaseNetworks(ctx, rep, err)
 }
