@@ -21,6 +21,9 @@ func (o *Orchestrator) Install(ctx context.Context, app App) (AppReport, error) 
 	if err := o.checkHost(ctx, app); err != nil {
 		return AppReport{App: app.Name, Err: err}, err
 	}
+	if errs := o.checkNetworkOwnersOf([]App{app}, nil); len(errs) > 0 {
+		return AppReport{App: app.Name, Err: errs[0]}, errs[0]
+	}
 	if err := o.checkNetworksOnHost(ctx, []App{app}); err != nil {
 		return AppReport{App: app.Name, Err: err}, err
 	}

@@ -48,20 +48,54 @@ func (o *Orchestrator) checkNetworkOwners(app App, extra map[string]App) error {
 	}
 	subject := fmt.Sprintf("app %q", app.Name)
 	if _, ok := o.rt.(runtime.NetworkManager); !ok {
-		return &runtime.ValidationError{Subject: subject, Problems: []runtime.FieldError{{Field: "Networks",
-			Msg: fmt.Sprintf("the runtime (%T) cannot create networks: %v", o.rt, ErrNoNetworkManager)}}}
+		return &NetworkOwnerError{Reason: ErrNoNetworkManager, ValidationError: runtime.ValidationError{Subject: subject,
+			Problems: []runtime.FieldError{{Field: "Networks", Msg: fmt.Sprintf("the runtime (%T) cannot create networks", o.rt)}}}}
 	}
 	var p runtime.Problems
 	for name, other := range o.otherApps(app, extra) {
 		for i, mine := range app.Networks {
 			for _, theirs := range other.Networks {
 				if mine.Name == theirs.Name {
-					p.Add(fmt.Sprintf("Networks[%d]", i), "network %q is also owned by app %q: %v", mine.Name, name, ErrNetworkClash)
+					p.Add(fmt.Sprintf("Networks[%d]", i), "network %q is also owned by app %q", mine.Name, name)
 				}
 			}
 		}
 	}
-	return p.Err(subject)
+	if len(p) == 0 {
+		return nil
+	}
+	return &NetworkOwnerError{Reason: ErrNetworkClash, ValidationError: runtime.ValidationError{Subject: subject, Problems: p}}
+}
+
+// NetworkOwnerError is the validation error of an app whose owned networks cannot be: another
+// app owns one of the same name (Reason ErrNetworkClash) or the runtime cannot create networks
+// (Reason ErrNoNetworkManager). errors.Is(err, runtime.ErrInvalidSpec) and errors.Is(err,
+// Reason) hold.
+type NetworkOwnerError struct {
+	runtime.ValidationError
+	Reason error
+}
+
+// Is makes errors.Is(err, e.Reason) and errors.Is(err, runtime.ErrInvalidSpec) true.
+func (e *NetworkOwnerError) Is(target error) bool {
+	return target == e.Reason || target == runtime.ErrInvalidSpec
+}
+
+// Error names the reason before the problems.
+func (e *NetworkOwnerError) Error() string { return e.Reason.Error() + ": " + e.ValidationError.Error() }
+
+// checkNetworkOwnersOf runs checkNetworkOwners on apps (registered together as extra) under
+// o.mu and returns the errors.
+func (o *Orchestrator) checkNetworkOwnersOf(apps []App, extra map[string]App) []error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var errs []error
+	for _, a := range apps {
+		if err := o.checkNetworkOwners(a, extra); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }
 
 // otherApps returns the desired apps other than app, extra replacing registered apps of the
@@ -164,8 +198,9 @@ func (o *Orchestrator) ensureNetworks(ctx context.Context, app App) error {
 }
 
 // sweepNetworks removes the managed networks (those of app only, when app is set) that no
-// desired app owns or joins. A network still in use is kept and returned; the sweep runs again
-// at the next pass until it is gone.
+// desired app owns or joins. Those of the sweep's networks that are left, still in use or
+// joined by a desired app (when app is set, all of app's that are left), are returned; the
+// sweep runs again at every pass until they are gone.
 func (o *Orchestrator) sweepNetworks(ctx context.Context, app string) (kept []string, err error) {
 	nm, ok := o.rt.(runtime.NetworkManager)
 	if !ok {
@@ -193,7 +228,19 @@ func (o *Orchestrator) sweepNetworks(ctx context.Context, app string) (kept []st
 	}
 	o.mu.Unlock()
 	var errs []error
-	for _, name := range PlanNetworks(facts).Remove {
+	owned := map[string]bool{}
+	for _, nets := range facts.Owned {
+		for _, n := range nets {
+			owned[n.Name] = true
+		}
+	}
+	remove := PlanNetworks(facts).Remove
+	for _, n := range observed {
+		if n.Labels[runtime.LabelApp] != "" && !owned[n.Name] && facts.Joined[n.Name] {
+			kept = append(kept, n.Name) // its owner is gone, a desired app still joins it
+		}
+	}
+	for _, name := range remove {
 		err := nm.RemoveNetwork(ctx, name)
 		switch {
 		case err == nil:
@@ -207,6 +254,7 @@ func (o *Orchestrator) sweepNetworks(ctx context.Context, app string) (kept []st
 		}
 	}
 	pending = len(kept) > 0 || len(errs) > 0
+	slices.Sort(kept)
 	return kept, errors.Join(errs...)
 }
 

@@ -53,8 +53,11 @@ func (o *Orchestrator) registerAll(ctx context.Context, hostCheck bool, apps []A
 		}
 		extra[a.Name] = a
 	}
-	if hostCheck {
-		errs = append(errs, o.checkNetworksOnHost(ctx, apps))
+	if hostCheck && len(errs) == 0 {
+		// Who owns which network first: a clash is the clearer error.
+		if errs = o.checkNetworkOwnersOf(apps, extra); len(errs) == 0 {
+			errs = append(errs, o.checkNetworksOnHost(ctx, apps))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
