@@ -82,7 +82,9 @@ func (e *NetworkOwnerError) Is(target error) bool {
 }
 
 // Error names the reason before the problems.
-func (e *NetworkOwnerError) Error() string { return e.Reason.Error() + ": " + e.ValidationError.Error() }
+func (e *NetworkOwnerError) Error() string {
+	return e.Reason.Error() + ": " + e.ValidationError.Error()
+}
 
 // checkNetworkOwnersOf runs checkNetworkOwners on apps (registered together as extra) under
 // o.mu and returns the errors.

@@ -108,8 +108,16 @@ func TestNetworkValidationBeforeAnySideEffect(t *testing.T) {
 		app  func() orchestrator.App
 		want error
 	}{
-		{"reserved name", func() orchestrator.App { a := newApp("a"); a.Networks = []orchestrator.Network{{Name: "podman"}}; return a }, runtime.ErrInvalidSpec},
-		{"bad name", func() orchestrator.App { a := newApp("a"); a.Networks = []orchestrator.Network{{Name: "N/1"}}; return a }, runtime.ErrInvalidSpec},
+		{"reserved name", func() orchestrator.App {
+			a := newApp("a")
+			a.Networks = []orchestrator.Network{{Name: "podman"}}
+			return a
+		}, runtime.ErrInvalidSpec},
+		{"bad name", func() orchestrator.App {
+			a := newApp("a")
+			a.Networks = []orchestrator.Network{{Name: "N/1"}}
+			return a
+		}, runtime.ErrInvalidSpec},
 		{"listed twice", func() orchestrator.App {
 			a := newApp("a")
 			a.Networks = []orchestrator.Network{{Name: "n"}, {Name: "n"}}
