@@ -16,7 +16,8 @@ import (
 // to it any more. A network holds no data: one left by a crashed uninstall is removed by a
 // later pass once free, and created again if its app comes back.
 //
-// Its options are fixed at creation: skerry never tears down a network to change them. An
+// Its options are not part of the container's spec hash (changing them never recreates the
+// container) and are fixed at creation: skerry never tears down a network to change them. An
 // Install whose owned network exists with other options fails with ErrNetworkChanged (nothing
 // is touched); a pass keeps the existing network and logs it. Uninstall the app (which removes
 // the network once free) to apply new options.
