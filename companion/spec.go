@@ -48,9 +48,10 @@ type Spec struct {
 	Secrets []runtime.SecretRef
 	// Network: host, the engine's default, or a named network, joined by name (Network=name):
 	// e.g. the network the app owns (orchestrator.App.Networks), which the orchestrator creates
-	// before the app's container and so before the app's companions are installed. A companion
-	// systemd starts while its network is missing fails and is restarted (Restart=always) until
-	// the network is there.
+	// before the app's container and so before the app's companions are installed (podman keeps
+	// networks across reboots). A companion systemd starts while its network is missing fails;
+	// systemd restarts it (Restart=always) and a pass starts a failed one again, so it comes up
+	// once the network is there.
 	Network runtime.Network
 	// Ports are published ports.
 	Ports []runtime.Port
