@@ -171,22 +171,39 @@ func (o *Orchestrator) checkNetworksOnHost(ctx context.Context, apps []App) erro
 	return errors.Join(errs...)
 }
 
-// ensureNetworks creates app's owned networks that are missing, before its container is
-// created. An owned network that exists but is not as the app wants it is left alone and
-// logged: the container can join it, and Install refused it already.
+// ensureNetworks creates, before app's container is created, the networks it needs that are
+// missing: those it owns, and the one it joins when another desired app owns it (labeled as
+// that app's), so that the order in which a pass creates containers does not matter. An owned
+// network that exists but is not as its app wants it is left alone and logged: the container
+// can join it, and Install refused it already.
 func (o *Orchestrator) ensureNetworks(ctx context.Context, app App) error {
-	if len(app.Networks) == 0 {
+	owned := map[string][]Network{}
+	if len(app.Networks) > 0 {
+		owned[app.Name] = app.Networks
+	}
+	if joined := app.Container.Network; joined.Mode == runtime.NetworkNamed {
+		o.mu.Lock()
+		for name, s := range o.apps {
+			for _, n := range s.app.Networks {
+				if s.desired && name != app.Name && n.Name == joined.Name {
+					owned[name] = []Network{n}
+				}
+			}
+		}
+		o.mu.Unlock()
+	}
+	if len(owned) == 0 {
 		return nil
 	}
 	nm, ok := o.rt.(runtime.NetworkManager)
 	if !ok {
-		return fmt.Errorf("app %q owns networks: %w", app.Name, ErrNoNetworkManager)
+		return fmt.Errorf("app %q needs owned networks: %w", app.Name, ErrNoNetworkManager)
 	}
 	observed, err := nm.ListNetworks(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("list networks: %w", err)
 	}
-	plan := PlanNetworks(NetworkFacts{Owned: map[string][]Network{app.Name: app.Networks}, Observed: observed})
+	plan := PlanNetworks(NetworkFacts{Owned: owned, Observed: observed})
 	for _, p := range plan.Problems {
 		o.log.Warn("owned network left as it is", "app", app.Name, "err", p)
 	}
@@ -258,6 +275,17 @@ func (o *Orchestrator) sweepNetworks(ctx context.Context, app string) (kept []st
 	pending = len(kept) > 0 || len(errs) > 0
 	slices.Sort(kept)
 	return kept, errors.Join(errs...)
+}
+
+// noteDropped schedules a sweep when a desired app's new release no longer owns a network its
+// previous one did: it is removed once free (after the container is recreated elsewhere).
+func (o *Orchestrator) noteDropped(old, next App) {
+	for _, n := range old.Networks {
+		if !slices.ContainsFunc(next.Networks, func(m Network) bool { return m.Name == n.Name }) {
+			o.netSweep.finished(true, true)
+			return
+		}
+	}
 }
 
 // releaseNetworks removes the networks of an uninstalled app (rep's) once its uninstall

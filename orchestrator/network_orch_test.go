@@ -214,3 +214,49 @@ func TestChangedNetworkOptionsAreRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestJoinerBeforeOwnerConverges: an app that joins another app's network converges in one
+// pass whichever container the pass creates first; the network is labeled as its owner's.
+func TestJoinerBeforeOwnerConverges(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, o := setup(orchestrator.Options{Workers: 1})
+		ctx := context.Background()
+		joiner := newApp("aa-joiner") // sorts, and is created, first
+		joiner.Container.Network = runtime.Network{Mode: runtime.NetworkNamed, Name: "n"}
+		if err := o.RegisterAll(ctx, joiner, netApp("web", "n")); err != nil {
+			t.Fatal(err)
+		}
+		if rep := o.ReconcileAll(ctx); !rep.Converged() {
+			t.Fatalf("pass: %v", rep)
+		}
+		if n, _ := rt.Network("n"); n.Labels[runtime.LabelApp] != "web" {
+			t.Fatalf("network %+v, want web's", n)
+		}
+		if diff := cmp.Diff([]string{"aa-joiner", "web"}, rt.NetworkUsers("n")); diff != "" {
+			t.Fatalf("users (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestDroppedNetworkIsRemovedOnceFree: an app whose new release owns no network any more is
+// recreated off it, and the next pass removes the network.
+func TestDroppedNetworkIsRemovedOnceFree(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, o := setup(orchestrator.Options{})
+		ctx := context.Background()
+		if _, err := o.Install(ctx, netApp("web", "n")); err != nil {
+			t.Fatal(err)
+		}
+		o.ReconcileAll(ctx) // the start-up sweep is done
+		if _, err := o.Install(ctx, newApp("web")); err != nil {
+			t.Fatal(err)
+		}
+		if users := rt.NetworkUsers("n"); len(users) != 0 {
+			t.Fatalf("users %v after the recreate", users)
+		}
+		o.ReconcileAll(ctx)
+		if _, ok := rt.Network("n"); ok {
+			t.Fatal("dropped network kept once free")
+		}
+	})
+}

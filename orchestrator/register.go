@@ -88,6 +88,7 @@ func (o *Orchestrator) registerAll(ctx context.Context, hostCheck bool, apps []A
 	}
 	for i, s := range held {
 		a := extra[names[i]]
+		o.noteDropped(s.app, a)
 		s.app, s.spec, s.desired, s.purge = a, o.specOf(a), true, false
 	}
 	return nil
@@ -110,6 +111,7 @@ func (o *Orchestrator) setDesired(s *appState, app App, extra map[string]App) er
 	if err := o.checkNetworkOwners(app, extra); err != nil {
 		return err
 	}
+	o.noteDropped(s.app, app)
 	s.app, s.spec, s.desired, s.purge = app, o.specOf(app), true, false
 	return nil
 }
