@@ -21,6 +21,11 @@ import (
 // Install whose owned network exists with other options fails with ErrNetworkChanged (nothing
 // is touched); a pass keeps the existing network and logs it. Uninstall the app (which removes
 // the network once free) to apply new options.
+//
+// An app may join (Container.Network) a network it does not own: another app's, or one the
+// user made. Install and RegisterAll refuse, with ErrNoSuchNetwork, a network no desired app
+// owns and that does not exist (RegisterAllNoHostCheck, which makes no runtime call, leaves it
+// to the container's create, which then fails in every pass until the network exists).
 type Network struct {
 	// Name is podman's name of the network: an app name's syntax (see
 	// runtime.ValidateNetworkName).
