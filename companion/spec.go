@@ -46,7 +46,12 @@ type Spec struct {
 	// Secrets are stored secrets handed to the container by reference, rendered as Quadlet
 	// Secret= (see inputs.go); their values come from the app's orchestrator.App.Secrets.
 	Secrets []runtime.SecretRef
-	// Network: host, the engine's default, or a named network.
+	// Network: host, the engine's default, or a named network, joined by name (Network=name):
+	// e.g. the network the app owns (orchestrator.App.Networks), which the orchestrator creates
+	// before the app's container and so before the app's companions are installed (podman keeps
+	// networks across reboots). A companion systemd starts while its network is missing fails;
+	// systemd restarts it (Restart=always) and a pass starts a failed one again, so it comes up
+	// once the network is there.
 	Network runtime.Network
 	// Ports are published ports.
 	Ports []runtime.Port

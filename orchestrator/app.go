@@ -46,6 +46,10 @@ type App struct {
 	// reference (see Secret): each one referenced must be supplied here. Stored in
 	// Options.Secrets at every pass, before the hooks run.
 	Secrets []Secret
+	// Networks are the networks the app owns (see Network): created before its container,
+	// removed after its uninstall once nothing uses them. Its container, its companions and
+	// other apps join one by name (runtime.Network{Mode: runtime.NetworkNamed, Name: ...}).
+	Networks []Network
 
 	// inputs is the digest of the app's own inputs and consumed every consumer's inputs, as
 	// the last pass computed them (see Secret).
@@ -97,6 +101,7 @@ func (a App) Validate() error {
 	}
 	a.Health.ValidateInto(&p, "")
 	a.validateSecrets(&p)
+	a.validateNetworks(&p)
 	runtime.ValidateDuration(&p, "ReadyTimeout", a.ReadyTimeout, 0, 24*time.Hour)
 	runtime.ValidateDuration(&p, "MinUptime", a.MinUptime, 0, time.Hour)
 	if up, ready := a.minUptime(), a.readyTimeout(); up >= ready && a.MinUptime < time.Hour && a.ReadyTimeout < 24*time.Hour {

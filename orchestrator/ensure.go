@@ -300,10 +300,13 @@ func (o *Orchestrator) starting(f func() error) error {
 	return f()
 }
 
-// createAndStart creates the container spec of app (pulling its image when missing) and starts
-// it.
+// createAndStart creates the networks app owns that are missing, then the container spec of app
+// (pulling its image when missing), and starts it.
 func (o *Orchestrator) createAndStart(ctx context.Context, s *appState, app App, spec runtime.ContainerSpec) error {
 	name := s.spec.Name
+	if err := o.ensureNetworks(ctx, app); err != nil {
+		return err
+	}
 	err := o.rt.Create(ctx, spec)
 	if errors.Is(err, runtime.ErrImageNotFound) {
 		if err := o.ensureImage(ctx, app, spec); err != nil {

@@ -21,6 +21,12 @@ func (o *Orchestrator) Install(ctx context.Context, app App) (AppReport, error) 
 	if err := o.checkHost(ctx, app); err != nil {
 		return AppReport{App: app.Name, Err: err}, err
 	}
+	if errs := o.checkNetworkOwnersOf([]App{app}, nil); len(errs) > 0 {
+		return AppReport{App: app.Name, Err: errs[0]}, errs[0]
+	}
+	if err := o.checkNetworksOnHost(ctx, []App{app}); err != nil {
+		return AppReport{App: app.Name, Err: err}, err
+	}
 	s := o.state(app.Name, true)
 	if err := s.acquire(ctx); err != nil {
 		return AppReport{App: app.Name, Err: err}, err
@@ -57,8 +63,10 @@ type UninstallOptions struct {
 }
 
 // Uninstall makes the app undesired and removes it now: companions are disabled first, then the
-// container is stopped and removed. Volumes are kept unless opts.Purge. Uninstalling an app that
-// is not there is not an error. If removal fails, the next pass retries it.
+// container is stopped and removed, then the networks it owned, unless a container (another
+// app's, a user's) is still attached to one: that network is kept, named in the report's Reason,
+// and removed by a later pass once free. Volumes are kept unless opts.Purge. Uninstalling an
+// app that is not there is not an error. If removal fails, the next pass retries it.
 func (o *Orchestrator) Uninstall(ctx context.Context, name string, opts UninstallOptions) (AppReport, error) {
 	var p runtime.Problems
 	runtime.ValidateName(&p, "Name", name)
@@ -71,5 +79,6 @@ func (o *Orchestrator) Uninstall(ctx context.Context, name string, opts Uninstal
 	}
 	defer s.release()
 	o.publish(func() { s.desired, s.purge = false, opts.Purge })
-	return o.ensure(ctx, s, nil, nil, true)
+	rep, err := o.ensure(ctx, s, nil, nil, true)
+	return o.releaseNetworks(ctx, rep, err)
 }

@@ -101,6 +101,8 @@ type Orchestrator struct {
 	starts startsInFlight
 	// nextSweep is when the next pass looks for stray check timers.
 	nextSweep time.Time
+	// netSweep says when a pass looks for owned networks to remove (see network_apply.go).
+	netSweep networkSweep
 }
 
 // appState is the orchestrator's memory of one app. lock serializes operations on the app;

@@ -17,8 +17,9 @@ import (
 // ReconcileAll runs one level-based pass over every app: one List call observes all managed
 // containers; each app that needs an action gets it (apps in dependency order, independent apps
 // in parallel, at most Options.Workers at a time). A pass in which nothing needs doing makes
-// exactly one runtime call. A per-app failure or panic is reported in that app's entry and never
-// aborts the pass. The crash-loop backoff is honoured.
+// exactly one runtime call (but the first, and any while an owned network is kept in use: they
+// also look for networks to remove when the runtime is a runtime.NetworkManager). A per-app
+// failure or panic is reported in that app's entry and never aborts the pass. The crash-loop backoff is honoured.
 func (o *Orchestrator) ReconcileAll(ctx context.Context) Report {
 	rep := Report{Start: time.Now()}
 	states, gens, deps := o.snapshot()
@@ -63,6 +64,11 @@ func (o *Orchestrator) ReconcileAll(ctx context.Context) Report {
 		})
 	}
 	rep.StrayTimers = o.sweepTimers(ctx, observed)
+	if o.netSweep.due() && ctx.Err() == nil {
+		if _, err := o.sweepNetworks(ctx, ""); err != nil {
+			o.log.Warn("network sweep failed; the next pass retries", "err", err)
+		}
+	}
 	// A pass whose context ended never leaves an app out of its report (a report without it
 	// could pass for converged).
 	reported := map[string]bool{}

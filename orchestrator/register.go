@@ -20,9 +20,10 @@ func (o *Orchestrator) Register(ctx context.Context, app App) error {
 
 // RegisterAll registers apps as a set: dependencies may point at each other in any order. It
 // validates every app, its inputs (secrets, consumers), the dependency graph (unknown
-// dependencies, cycles), the host ports (two apps may not publish the same one) and whether the
-// host can run it (runtime.HostChecker) first, and registers nothing when any problem is found
-// or ctx ends first.
+// dependencies, cycles), the host ports (two apps may not publish the same one), the networks
+// (two apps may not own the same one; the runtime must manage networks when an app owns one)
+// and whether the host can run it (runtime.HostChecker; its networks: see Network) first, and
+// registers nothing when any problem is found or ctx ends first.
 func (o *Orchestrator) RegisterAll(ctx context.Context, apps ...App) error {
 	return o.registerAll(ctx, true, apps)
 }
@@ -52,6 +53,12 @@ func (o *Orchestrator) registerAll(ctx context.Context, hostCheck bool, apps []A
 		}
 		extra[a.Name] = a
 	}
+	if hostCheck && len(errs) == 0 {
+		// Who owns which network first: a clash is the clearer error.
+		if errs = o.checkNetworkOwnersOf(apps, extra); len(errs) == 0 {
+			errs = append(errs, o.checkNetworksOnHost(ctx, apps))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -74,13 +81,14 @@ func (o *Orchestrator) registerAll(ctx context.Context, hostCheck bool, apps []A
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, a := range apps {
-		errs = append(errs, o.checkGraph(a, extra), o.checkPorts(a, extra))
+		errs = append(errs, o.checkGraph(a, extra), o.checkPorts(a, extra), o.checkNetworkOwners(a, extra))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	for i, s := range held {
 		a := extra[names[i]]
+		o.noteDropped(s.app, a)
 		s.app, s.spec, s.desired, s.purge = a, o.specOf(a), true, false
 	}
 	return nil
@@ -100,6 +108,10 @@ func (o *Orchestrator) setDesired(s *appState, app App, extra map[string]App) er
 	if err := o.checkPorts(app, extra); err != nil {
 		return err
 	}
+	if err := o.checkNetworkOwners(app, extra); err != nil {
+		return err
+	}
+	o.noteDropped(s.app, app)
 	s.app, s.spec, s.desired, s.purge = app, o.specOf(app), true, false
 	return nil
 }

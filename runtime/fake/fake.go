@@ -45,6 +45,7 @@ type Runtime struct {
 	containers map[string]*container
 	images     map[string]bool
 	volumes    map[string]bool
+	networks   map[string]runtime.NetworkInfo
 	pullable   map[string]bool
 	calls      map[Op]int
 	failures   map[Op][]failure
@@ -105,6 +106,7 @@ func New() *Runtime {
 		containers: map[string]*container{},
 		images:     map[string]bool{},
 		volumes:    map[string]bool{},
+		networks:   map[string]runtime.NetworkInfo{},
 		pullable:   map[string]bool{},
 		calls:      map[Op]int{},
 		failures:   map[Op][]failure{},
@@ -237,6 +239,9 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) error 
 	}
 	if !r.images[spec.Image] {
 		return fmt.Errorf("fake: %q: %w", spec.Image, runtime.ErrImageNotFound)
+	}
+	if err := r.checkNetwork(spec); err != nil {
+		return err
 	}
 	for _, m := range spec.Mounts {
 		if m.Type == runtime.MountVolume {

@@ -31,6 +31,27 @@ func (r *Runtime) ImageID(ctx context.Context, ref string) (string, error) {
 	return "", errNoBindings
 }
 
+var _ runtime.NetworkManager = (*Runtime)(nil)
+
+// CreateNetwork implements runtime.NetworkManager with podman network create: a bridge with
+// the next free subnet, DNS on unless spec.DisableDNS (aardvark-dns resolves the containers'
+// names).
+func (r *Runtime) CreateNetwork(ctx context.Context, spec runtime.NetworkSpec) error {
+	return errNoBindings
+}
+
+// ListNetworks implements runtime.NetworkManager with one label-filtered podman network ls.
+func (r *Runtime) ListNetworks(ctx context.Context, labels map[string]string) ([]runtime.NetworkInfo, error) {
+	return nil, errNoBindings
+}
+
+// RemoveNetwork implements runtime.NetworkManager with podman network rm without force: podman
+// refuses while a container, in any state, is attached ("network is being used", mapped to
+// runtime.ErrNetworkInUse).
+func (r *Runtime) RemoveNetwork(ctx context.Context, name string) error {
+	return errNoBindings
+}
+
 // Runtime talks to one Podman API socket. It is safe for concurrent use: every call dials the
 // socket afresh when no idle connection is left, so a restarted podman service is picked up
 // without reconnecting by hand.
