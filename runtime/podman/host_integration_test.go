@@ -34,7 +34,7 @@ func fields(err error) []string {
 }
 
 // On the integration host podman is rootless, the unprivileged ports start at 1024 and the
-// user's cgroup v2 subtree has no controllers (see test/itest/README.md): a low port and any
+// user's cgroup v2 subtree has no controllers (see docs/testing.md): a low port and any
 // limit are refused by CheckHost and by Create, before a container exists.
 func TestHostRefusesLowPortsAndUnenforceableLimits(t *testing.T) {
 	r := connect(t)

@@ -13,7 +13,7 @@
 #
 # State lives in $SKERRY_ITEST_BASE (default: <repo>/.cache/itest, git-ignored): rootfs, its
 # cached tarball (~210 MB), and share/ (bind-mounted at /share inside).
-# Pitfalls met on this kind of machine, and the fix applied here, are listed in test/itest/README.md.
+# Pitfalls met on this kind of machine are explained below, where their fix is applied.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
