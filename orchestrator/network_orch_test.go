@@ -89,14 +89,20 @@ func TestOwnedNetworkKeptWhileAForeignContainerUsesIt(t *testing.T) {
 		if _, _, ok := rt.Container("web"); ok {
 			t.Fatal("app's container left")
 		}
-		o.ReconcileAll(ctx)
+		rep := o.ReconcileAll(ctx)
 		if _, ok := rt.Network("n"); !ok {
 			t.Fatal("pass removed a network in use")
 		}
+		if diff := cmp.Diff([]string{"n"}, rep.KeptNetworks); diff != "" {
+			t.Errorf("the pass's KeptNetworks (-want +got):\n%s", diff)
+		}
 		rt.RemoveExternally("users-own")
-		o.ReconcileAll(ctx)
+		rep = o.ReconcileAll(ctx)
 		if _, ok := rt.Network("n"); ok {
 			t.Fatal("network kept once free")
+		}
+		if len(rep.KeptNetworks) != 0 {
+			t.Errorf("KeptNetworks once removed: %v", rep.KeptNetworks)
 		}
 	})
 }

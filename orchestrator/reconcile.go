@@ -65,9 +65,11 @@ func (o *Orchestrator) ReconcileAll(ctx context.Context) Report {
 	}
 	rep.StrayTimers = o.sweepTimers(ctx, observed)
 	if o.netSweep.due() && ctx.Err() == nil {
-		if _, err := o.sweepNetworks(ctx, ""); err != nil {
+		kept, err := o.sweepNetworks(ctx, "")
+		if err != nil {
 			o.log.Warn("network sweep failed; the next pass retries", "err", err)
 		}
+		rep.KeptNetworks = kept
 	}
 	// A pass whose context ended never leaves an app out of its report (a report without it
 	// could pass for converged).

@@ -61,6 +61,9 @@ type Report struct {
 	// StrayTimers lists the podman check timers the pass removed because their container was
 	// gone (Options.CheckTimers).
 	StrayTimers []string
+	// KeptNetworks lists the networks of apps no longer desired (or no longer owned) that the
+	// pass found still in use and kept; a later pass removes them once free (see Network).
+	KeptNetworks []string
 }
 
 // Converged reports whether the pass observed the runtime and every app is OK.
