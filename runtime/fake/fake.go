@@ -45,6 +45,7 @@ type Runtime struct {
 	containers map[string]*container
 	images     map[string]bool
 	volumes    map[string]bool
+	vols       volumeState
 	pullable   map[string]bool
 	calls      map[Op]int
 	failures   map[Op][]failure
@@ -287,6 +288,7 @@ func (r *Runtime) Start(ctx context.Context, name string) error {
 		c.dieAt = now.Add(b.DieAfter)
 	}
 	c.logs = append(c.logs, "fake: started "+c.spec.Image)
+	r.startWrites(c)
 	r.emit(c, "start")
 	return nil
 }
@@ -350,6 +352,7 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts runtime.RemoveOp
 		for _, m := range c.spec.Mounts {
 			if m.Type == runtime.MountVolume {
 				delete(r.volumes, m.Source)
+				delete(r.vols.files, m.Source)
 			}
 		}
 	}
