@@ -46,6 +46,12 @@ type App struct {
 	// reference (see Secret): each one referenced must be supplied here. Stored in
 	// Options.Secrets at every pass, before the hooks run.
 	Secrets []Secret
+	// SnapshotVolumes are named volumes of the app's container to snapshot before an upgrade
+	// and to restore when the upgrade is rolled back, before the old release starts again (see
+	// snapshot.go). Each must be a named volume the container mounts. Only marked volumes are
+	// copied, so leave large ones out unless their data must survive a rollback. Requires
+	// Options.SnapshotDir and a runtime.VolumeSnapshotter.
+	SnapshotVolumes []string
 
 	// inputs is the digest of the app's own inputs and consumed every consumer's inputs, as
 	// the last pass computed them (see Secret).
@@ -97,6 +103,7 @@ func (a App) Validate() error {
 	}
 	a.Health.ValidateInto(&p, "")
 	a.validateSecrets(&p)
+	validateSnapshotVolumes(&p, a)
 	runtime.ValidateDuration(&p, "ReadyTimeout", a.ReadyTimeout, 0, 24*time.Hour)
 	runtime.ValidateDuration(&p, "MinUptime", a.MinUptime, 0, time.Hour)
 	if up, ready := a.minUptime(), a.readyTimeout(); up >= ready && a.MinUptime < time.Hour && a.ReadyTimeout < 24*time.Hour {
