@@ -122,9 +122,9 @@ func TestSnapshotRefusals(t *testing.T) {
 		}
 	})
 	for _, tc := range []struct {
-		name   string
+		name    string
 		arrange func(rt *fake.Runtime)
-		want   error
+		want    error
 	}{
 		{"no disk space", func(rt *fake.Runtime) { rt.SetVolumeSize("lnd-data", 1<<62) }, orchestrator.ErrSnapshotSpace},
 		{"snapshot fails", func(rt *fake.Runtime) { rt.FailNth(fake.OpSnapshotVolume, 1, errors.New("disk on fire")) }, nil},
