@@ -105,19 +105,35 @@ func TestSnapshotRefusals(t *testing.T) {
 	t.Run("invalid", func(t *testing.T) {
 		bad := marked(image)
 		bad.SnapshotVolumes = []string{"other"}
-		for name, c := range map[string]struct {
-			o   *orchestrator.Orchestrator
-			app orchestrator.App
+		for _, c := range []struct {
+			name string
+			opts orchestrator.Options
+			bare bool // the runtime is no VolumeSnapshotter
+			app  orchestrator.App
 		}{
-			"volume not mounted": {orchestrator.New(fake.New(), orchestrator.Options{Logger: quiet, SnapshotDir: t.TempDir()}), bad},
-			"no SnapshotDir":     {orchestrator.New(fake.New(), orchestrator.Options{Logger: quiet}), marked(image)},
-			"relative dir":       {orchestrator.New(fake.New(), orchestrator.Options{Logger: quiet, SnapshotDir: "snaps"}), marked(image)},
-			"no capability":      {orchestrator.New(noSnapshots{fake.New()}, orchestrator.Options{Logger: quiet, SnapshotDir: t.TempDir()}), marked(image)},
+			{"volume not mounted", orchestrator.Options{SnapshotDir: t.TempDir()}, false, bad},
+			{"no SnapshotDir", orchestrator.Options{}, false, marked(image)},
+			{"relative dir", orchestrator.Options{SnapshotDir: "snaps"}, false, marked(image)},
+			{"no capability", orchestrator.Options{SnapshotDir: t.TempDir()}, true, marked(image)},
 		} {
-			_, err := c.o.Install(context.Background(), c.app)
+			rt := fake.New()
+			rt.AddImage(image)
+			var r runtime.Runtime = rt
+			if c.bare {
+				r = noSnapshots{rt}
+			}
+			c.opts.Logger = quiet
+			o := orchestrator.New(r, c.opts)
+			_, err := o.Install(context.Background(), c.app)
+			rerr := o.RegisterAll(context.Background(), c.app)
 			var ve *runtime.ValidationError
-			if !errors.Is(err, runtime.ErrInvalidSpec) || !errors.As(err, &ve) {
-				t.Errorf("%s: %v, want a *runtime.ValidationError", name, err)
+			for _, err := range []error{err, rerr} {
+				if !errors.Is(err, runtime.ErrInvalidSpec) || !errors.As(err, &ve) {
+					t.Errorf("%s: %v, want a *runtime.ValidationError", c.name, err)
+				}
+			}
+			if n := rt.TotalCalls(); n != 0 {
+				t.Errorf("%s: %d runtime calls before the refusal", c.name, n)
 			}
 		}
 	})
