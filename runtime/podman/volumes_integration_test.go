@@ -49,20 +49,24 @@ func TestVolumeSnapshotRestore(t *testing.T) {
 	if out, err := exec.Command("podman", "volume", "create", vol).CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	inVolume(t, vol, "0", `mkdir /d/keep && echo a > /d/keep/a && chown -R 1234:1234 /d/keep && chmod 700 /d/keep && echo b > /d/b && ln -s b /d/link && mkdir /d/empty`)
+	inVolume(t, vol, "0", `mkdir /d/keep && echo a > /d/keep/a && chown -R 1234:1234 /d/keep && chmod 700 /d/keep && echo b > /d/b && ln -s b /d/link && mkdir /d/empty && ln /d/b /d/hardlink && head -c 67108864 /dev/urandom > /d/big`)
 	if out, err := exec.Command("podman", "create", "--name", user, "-v", vol+":/data", testImage, "true").CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
 	before := volumeState(t, vol)
 
+	start := time.Now()
 	size, err := r.VolumeSize(ctx, vol)
+	t.Logf("VolumeSize: %d bytes in %v", size, time.Since(start))
 	if err != nil || size <= 0 {
 		t.Fatalf("VolumeSize = %d, %v; want > 0", size, err)
 	}
 	file := filepath.Join(t.TempDir(), vol+".tar")
+	start = time.Now()
 	if err := r.SnapshotVolume(ctx, vol, file); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("SnapshotVolume: %v", time.Since(start))
 	if st, err := os.Stat(file); err != nil || st.Size() == 0 {
 		t.Fatalf("archive: %v, %v", st, err)
 	}
@@ -73,9 +77,11 @@ func TestVolumeSnapshotRestore(t *testing.T) {
 		t.Fatal("the changes did not change the volume's state")
 	}
 	for range 2 { // restoring twice is restoring once
+		start = time.Now()
 		if err := r.RestoreVolume(ctx, vol, file); err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("RestoreVolume: %v", time.Since(start))
 		if diff := cmp.Diff(before, volumeState(t, vol)); diff != "" {
 			t.Fatalf("restored volume differs (-before +after):\n%s", diff)
 		}
