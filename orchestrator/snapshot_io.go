@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/skerry-dev/skerry/internal/atomicfile"
 	"github.com/skerry-dev/skerry/runtime"
 )
 
@@ -117,7 +118,7 @@ func (o *Orchestrator) snapshotVolumes(ctx context.Context, s *appState, ren run
 }
 
 // takeSnapshot writes the archives of vols, then the manifest naming prev, each under a
-// temporary name, synced, then renamed.
+// temporary name, synced, then renamed (the manifest with atomicfile).
 func (o *Orchestrator) takeSnapshot(ctx context.Context, s *appState, prev runtime.Observation, vols []string) error {
 	vs := o.rt.(runtime.VolumeSnapshotter) // prepareSnapshot returns no volume otherwise
 	dir := o.snapshotDir(s)
@@ -139,14 +140,12 @@ func (o *Orchestrator) takeSnapshot(ctx context.Context, s *appState, prev runti
 	if err != nil {
 		return err
 	}
-	file := filepath.Join(dir, manifestName)
-	if err := os.WriteFile(file+".tmp", b, 0o600); err != nil {
-		return err
-	}
-	return syncRename(file+".tmp", file)
+	_, err = atomicfile.WriteIfChanged(filepath.Join(dir, manifestName), b, 0o600)
+	return err
 }
 
-// syncRename makes tmp durable, renames it to file and makes the rename durable.
+// syncRename makes tmp, an archive the engine wrote, durable, renames it to file and makes the
+// rename durable.
 func syncRename(tmp, file string) error {
 	f, err := os.Open(tmp)
 	if err != nil {
