@@ -62,7 +62,9 @@ func (o *Orchestrator) prepareSnapshot(ctx context.Context, s *appState) ([]stri
 	if o.opts.SnapshotDir == "" {
 		return nil, nil
 	}
-	o.dropSnapshot(s)
+	if err := o.dropSnapshot(s); err != nil { // it must never be restored onto this release
+		return nil, fmt.Errorf("%s: remove an earlier volume snapshot: %w", s.spec.Name, err)
+	}
 	marked := markedVolumes(s.app)
 	vs, ok := o.rt.(runtime.VolumeSnapshotter)
 	if len(marked) == 0 || !ok {
@@ -209,13 +211,16 @@ func (o *Orchestrator) restoreSnapshot(ctx context.Context, s *appState, prev ru
 	return nil
 }
 
-// dropSnapshot removes the app's snapshot, when there is one. A failure is logged: a snapshot
-// left behind is never restored over another container (see restorable).
-func (o *Orchestrator) dropSnapshot(s *appState) {
+// dropSnapshot removes the app's snapshot, when there is one. A failure is logged and
+// returned: a snapshot left behind is never restored over another container (see restorable),
+// and the next upgrade does not start until it is gone.
+func (o *Orchestrator) dropSnapshot(s *appState) error {
 	if o.opts.SnapshotDir == "" {
-		return
+		return nil
 	}
-	if err := os.RemoveAll(o.snapshotDir(s)); err != nil {
+	err := os.RemoveAll(o.snapshotDir(s))
+	if err != nil {
 		o.log.Warn("could not remove a volume snapshot", "app", s.spec.Name, "err", err)
 	}
+	return err
 }
