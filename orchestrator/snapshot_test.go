@@ -199,3 +199,26 @@ func TestFailedRestoreKeepsTheOldReleaseStopped(t *testing.T) {
 		assertNoSnapshot(t, dir)
 	})
 }
+
+// TestUninstallRemovesTheSnapshot: an app uninstalled while an interrupted upgrade left its
+// snapshot leaves no snapshot behind.
+func TestUninstallRemovesTheSnapshot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, o, dir := snapshotSetup(t, true)
+		rt.Hang(fake.OpCreate, true)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		o.Install(ctx, marked(v2))
+		cancel()
+		rt.Hang(fake.OpCreate, false)
+		if _, err := os.Stat(filepath.Join(dir, "lnd", "manifest.json")); err != nil {
+			t.Fatalf("no snapshot after the interrupted upgrade: %v", err)
+		}
+		if _, err := o.Uninstall(context.Background(), "lnd", orchestrator.UninstallOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		assertNoSnapshot(t, dir)
+		if got := rt.Names(); len(got) != 0 {
+			t.Fatalf("containers left: %v", got)
+		}
+	})
+}
