@@ -46,11 +46,14 @@ type App struct {
 	// reference (see Secret): each one referenced must be supplied here. Stored in
 	// Options.Secrets at every pass, before the hooks run.
 	Secrets []Secret
-	// SnapshotVolumes are named volumes of the app's container to snapshot before an upgrade
-	// and to restore when the upgrade is rolled back, before the old release starts again (see
-	// snapshot.go). Each must be a named volume the container mounts. Only marked volumes are
-	// copied, so leave large ones out unless their data must survive a rollback. Requires
-	// Options.SnapshotDir and a runtime.VolumeSnapshotter.
+	// SnapshotVolumes are named volumes of the app's container that an upgrade copies into
+	// Options.SnapshotDir once the old release is stopped, and that a rollback restores
+	// exactly (added files deleted) before the old release starts again, also after a daemon
+	// restart. Each must be a named volume the container mounts. Only marked volumes are
+	// copied, so leave large ones out unless their data must survive a rollback; an upgrade
+	// without room for them (see SnapshotMargin) is not started (ErrSnapshotSpace). Requires
+	// Options.SnapshotDir and a runtime that is a runtime.VolumeSnapshotter and a
+	// runtime.Renamer.
 	SnapshotVolumes []string
 
 	// inputs is the digest of the app's own inputs and consumed every consumer's inputs, as
