@@ -93,6 +93,9 @@ func TestCrashDuringSnapshottedUpgradeConverges(t *testing.T) {
 						t.Fatalf("containers %v, want %v", got, wantNames)
 					}
 					assertVolume(t, rt, wantData)
+					if w.op != fake.OpRemove { // the killed commit's snapshot stays until the next upgrade
+						assertNoSnapshot(t, dir)
+					}
 				})
 			})
 		}
