@@ -126,6 +126,22 @@ func helperRoot(root string) (string, []spec.Mount, error) {
 	return root, binds, nil
 }
 
+// removeHelper removes the helper container name, killing it at once if it runs (a helper a
+// killed daemon left may still be copying; the operation that removes it starts over). A
+// missing helper is not an error.
+func (r *Runtime) removeHelper(ctx context.Context, name string) error {
+	reports, err := containers.Remove(r.with(ctx), name, new(containers.RemoveOptions).WithForce(true).WithTimeout(0))
+	for _, rep := range reports {
+		if err == nil {
+			err = rep.Err
+		}
+	}
+	if err = mapErr(err, runtime.ErrNotFound); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
 // helperName is the name of the helper container of a volume: upper-case, never an app's.
 func helperName(volume string) string { return "SKERRY.VOLUME." + volume }
 
@@ -139,8 +155,8 @@ func (r *Runtime) runVolumeHelper(ctx context.Context, volume, file, script stri
 		return err
 	}
 	name := helperName(volume)
-	if err := r.Remove(ctx, name, runtime.RemoveOptions{Force: true}); err != nil && !errors.Is(err, runtime.ErrNotFound) {
-		return err
+	if err := r.removeHelper(ctx, name); err != nil {
+		return fmt.Errorf("podman: volume %s: remove a helper left behind: %w", volume, err)
 	}
 	dir := filepath.Dir(file)
 	root, binds, err := helperRoot(filepath.Join(dir, ".root"))
@@ -158,7 +174,7 @@ func (r *Runtime) runVolumeHelper(ctx context.Context, volume, file, script stri
 	if _, err := containers.CreateWithSpec(r.with(ctx), sg, nil); err != nil {
 		return fmt.Errorf("podman: create the helper of volume %s: %w", volume, mapErr(err, runtime.ErrNotFound))
 	}
-	defer r.Remove(context.WithoutCancel(ctx), name, runtime.RemoveOptions{Force: true})
+	defer r.removeHelper(context.WithoutCancel(ctx), name)
 	if err := r.Start(ctx, name); err != nil {
 		return fmt.Errorf("podman: volume %s: %w", volume, err)
 	}

@@ -43,7 +43,7 @@ func TestVolumeSnapshotRestore(t *testing.T) {
 	vol := uniq("skerry-snap")
 	user := vol + "-user"
 	t.Cleanup(func() {
-		exec.Command("podman", "rm", "-f", user).Run()
+		exec.Command("podman", "rm", "-f", user, helperName(vol)).Run()
 		exec.Command("podman", "volume", "rm", "-f", vol).Run()
 	})
 	if out, err := exec.Command("podman", "volume", "create", vol).CombinedOutput(); err != nil {
@@ -75,6 +75,11 @@ func TestVolumeSnapshotRestore(t *testing.T) {
 	inVolume(t, vol, "0", `rm /d/b && echo y > /d/added && rmdir /d/empty`)
 	if volumeState(t, vol) == before {
 		t.Fatal("the changes did not change the volume's state")
+	}
+	// A helper that a killed daemon left running, the volume mounted: removed first.
+	if out, err := exec.Command("podman", "run", "-d", "--name", helperName(vol), "--label", LabelVolumeHelper+"="+vol,
+		"-v", vol+":/mnt", testImage, "sleep", "1000").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
 	}
 	for range 2 { // restoring twice is restoring once
 		start = time.Now()
