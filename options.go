@@ -83,6 +83,10 @@ type Options struct {
 	// PruneOrphans removes managed containers of apps the supervisor does not know (see
 	// orchestrator.Options.PruneOrphans). Off by default.
 	PruneOrphans bool
+	// SnapshotDir is where the volumes apps mark (orchestrator.App.SnapshotVolumes) are
+	// snapshotted before an upgrade (see orchestrator.Options.SnapshotDir). Required by apps
+	// that mark volumes.
+	SnapshotDir string
 	// Companions configure the companion manager (unit directory, podman target, registries);
 	// its Logger defaults to Logger.
 	Companions companion.Options

@@ -55,7 +55,8 @@ func New(rt runtime.Runtime, units companion.Units, opts Options, apps ...App) (
 		return nil, err
 	}
 	s := &Supervisor{rt: rt, units: units, opts: opts, log: opts.Logger, apps: map[string]App{}, locks: map[string]*appLock{}}
-	oopts := orchestrator.Options{Logger: opts.Logger, Workers: opts.Workers, PruneOrphans: opts.PruneOrphans, Secrets: opts.Secrets}
+	oopts := orchestrator.Options{Logger: opts.Logger, Workers: opts.Workers, PruneOrphans: opts.PruneOrphans, Secrets: opts.Secrets,
+		SnapshotDir: opts.SnapshotDir}
 	if store, ok := rt.(runtime.SecretStore); ok && oopts.Secrets == nil {
 		oopts.Secrets = store
 	}

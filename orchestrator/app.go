@@ -50,6 +50,15 @@ type App struct {
 	// removed after its uninstall once nothing uses them. Its container, its companions and
 	// other apps join one by name (runtime.Network{Mode: runtime.NetworkNamed, Name: ...}).
 	Networks []Network
+	// SnapshotVolumes are named volumes of the app's container that an upgrade copies into
+	// Options.SnapshotDir once the old release is stopped, and that a rollback restores
+	// exactly (added files deleted) before the old release starts again, also after a daemon
+	// restart. Each must be a named volume the container mounts. Only marked volumes are
+	// copied, so leave large ones out unless their data must survive a rollback; an upgrade
+	// without room for them (see SnapshotMargin) is not started (ErrSnapshotSpace). Requires
+	// Options.SnapshotDir and a runtime that is a runtime.VolumeSnapshotter and a
+	// runtime.Renamer.
+	SnapshotVolumes []string
 
 	// inputs is the digest of the app's own inputs and consumed every consumer's inputs, as
 	// the last pass computed them (see Secret).
@@ -102,6 +111,7 @@ func (a App) Validate() error {
 	a.Health.ValidateInto(&p, "")
 	a.validateSecrets(&p)
 	a.validateNetworks(&p)
+	validateSnapshotVolumes(&p, a)
 	runtime.ValidateDuration(&p, "ReadyTimeout", a.ReadyTimeout, 0, 24*time.Hour)
 	runtime.ValidateDuration(&p, "MinUptime", a.MinUptime, 0, time.Hour)
 	if up, ready := a.minUptime(), a.readyTimeout(); up >= ready && a.MinUptime < time.Hour && a.ReadyTimeout < 24*time.Hour {

@@ -289,6 +289,7 @@ func (o *Orchestrator) removeLeftovers(ctx context.Context, s *appState) error {
 			}
 		}
 	}
+	o.dropSnapshot(s) // its PREV record is gone: it can never be restored
 	o.publish(func() { s.hold = nil })
 	return nil
 }

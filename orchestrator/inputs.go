@@ -89,6 +89,7 @@ func (o *Orchestrator) checkInputs(a App) error {
 	if (len(a.Secrets) > 0 || len(outs) > 0) && o.opts.Secrets == nil {
 		p.Add("Secrets", "the app has secrets or rendered files with consumers, and Options.Secrets is not set")
 	}
+	o.checkSnapshots(&p, a)
 	supplied := map[string]bool{}
 	for _, s := range a.Secrets {
 		supplied[s.Name] = true

@@ -84,6 +84,10 @@ type Options struct {
 	// CheckTimers, when set, lets passes remove podman's health-check timers that outlived
 	// their containers (at the first pass, then every TimerSweepInterval; see CheckTimers).
 	CheckTimers CheckTimers
+	// SnapshotDir is the absolute directory, on the engine's host, where the volumes apps mark
+	// (App.SnapshotVolumes) are snapshotted before an upgrade, one subdirectory per app;
+	// created when missing. Required by apps that mark volumes.
+	SnapshotDir string
 }
 
 // Orchestrator keeps apps in their desired state on a runtime. Operations on one app are

@@ -246,6 +246,11 @@ func (o *Orchestrator) upgrade(ctx context.Context, s *appState, ren runtime.Ren
 		rep.Reason = fmt.Sprintf("upgrade to %s not started: its image is not available; %s keeps running", s.spec.Image, old.Image)
 		return fmt.Errorf("%w; %s keeps running", err, old.Image)
 	}
+	vols, err := o.prepareSnapshot(ctx, s)
+	if err != nil {
+		rep.Reason = fmt.Sprintf("upgrade to %s not started: %v; %s keeps running", s.spec.Image, err, old.Image)
+		return fmt.Errorf("%w; %s keeps running", err, old.Image)
+	}
 	if err := ren.Rename(ctx, name, name+prevSuffix); err != nil {
 		return wrap("keep the previous release of", name, err)
 	}
@@ -255,9 +260,12 @@ func (o *Orchestrator) upgrade(ctx context.Context, s *appState, ren runtime.Ren
 	if err := o.rt.Stop(ctx, kept.Name, s.spec.StopTimeout); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 		return wrap("stop", kept.Name, err) // PREV still runs: the next operation restores it
 	}
+	if err := o.snapshotVolumes(ctx, s, ren, kept, vols, rep); err != nil {
+		return err
+	}
 	spec := o.specOf(s.app)
 	spec.Labels[labelPrevImage], spec.Labels[labelPrevHash] = old.Image, old.SpecHash()
-	err := o.starting(func() error { return o.createAndStart(ctx, s, s.app, spec) })
+	err = o.starting(func() error { return o.createAndStart(ctx, s, s.app, spec) })
 	if err == nil {
 		err = o.waitReady(ctx, s, s.app)
 	}

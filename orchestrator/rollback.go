@@ -77,6 +77,7 @@ func (o *Orchestrator) verdict(ctx context.Context, s *appState, ren runtime.Ren
 		if rerr := o.removeRecord(ctx, s, true); rerr != nil {
 			return nil // ready; the next operation finds PREV, judges the app ready again and retries
 		}
+		o.dropSnapshot(s)
 		if s.recs.failed != nil {
 			o.removeRecord(ctx, s, false)
 		}
@@ -166,6 +167,9 @@ func (o *Orchestrator) restorePrev(ctx context.Context, s *appState, ren runtime
 		if err := o.rt.Stop(ctx, prev.Name, s.spec.StopTimeout); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 			return wrap("stop", prev.Name, err)
 		}
+	}
+	if err := o.restoreSnapshot(ctx, s, prev); err != nil {
+		return err
 	}
 	if err := ren.Rename(ctx, prev.Name, name); err != nil {
 		return wrap("restore the previous release of", name, err)

@@ -26,7 +26,7 @@ const (
 // can test them with errors.Is.
 //
 // Optional capabilities are separate interfaces, found by type assertion: EventSource,
-// ExitWaiter, HealthRunner, LogReader, NetworkManager, Renamer.
+// ExitWaiter, HealthRunner, LogReader, NetworkManager, Renamer, VolumeSnapshotter.
 type Runtime interface {
 	Containers
 	Images

@@ -46,6 +46,7 @@ type Runtime struct {
 	images     map[string]bool
 	volumes    map[string]bool
 	networks   map[string]runtime.NetworkInfo
+	vols       volumeState
 	pullable   map[string]bool
 	calls      map[Op]int
 	failures   map[Op][]failure
@@ -292,6 +293,7 @@ func (r *Runtime) Start(ctx context.Context, name string) error {
 		c.dieAt = now.Add(b.DieAfter)
 	}
 	c.logs = append(c.logs, "fake: started "+c.spec.Image)
+	r.startWrites(c)
 	r.emit(c, "start")
 	return nil
 }
@@ -355,6 +357,7 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts runtime.RemoveOp
 		for _, m := range c.spec.Mounts {
 			if m.Type == runtime.MountVolume {
 				delete(r.volumes, m.Source)
+				delete(r.vols.files, m.Source)
 			}
 		}
 	}

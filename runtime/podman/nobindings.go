@@ -182,3 +182,31 @@ func (r *Runtime) RemoveSecret(ctx context.Context, name string) error {
 func (r *Runtime) Fingerprint(ctx context.Context, data []byte) (string, error) {
 	return "", errNoBindings
 }
+
+var _ runtime.VolumeSnapshotter = (*Runtime)(nil)
+
+// VolumeSize implements runtime.VolumeSnapshotter with podman's disk usage report.
+func (r *Runtime) VolumeSize(ctx context.Context, name string) (int64, error) {
+	return *new(int64), errNoBindings
+}
+
+// SnapshotVolume implements runtime.VolumeSnapshotter: a helper container writes a tar archive
+// of the volume (numeric owners) to file.
+//
+// Podman's REST API has no volume export (podman volume export is a local command), and its
+// container archive call changes every file's owner to the container's user. So the helper is
+// a container of the host's own tools (see helperRoot), without network, with the volume at
+// /mnt and file's directory at its own path: it runs the host's tar inside the engine's user
+// namespace, where every subordinate UID the volume's files may belong to is mapped, and is
+// removed afterwards. The engine must run on this host (file is a path on it).
+func (r *Runtime) SnapshotVolume(ctx context.Context, name, file string) error {
+	return errNoBindings
+}
+
+// RestoreVolume implements runtime.VolumeSnapshotter: the same helper as SnapshotVolume's
+// deletes everything in the volume, then extracts the archive with its owners and modes.
+// Podman's volume import (local only) extracts over the content without deleting anything, and
+// a volume that containers use cannot be removed without removing them.
+func (r *Runtime) RestoreVolume(ctx context.Context, name, file string) error {
+	return errNoBindings
+}
