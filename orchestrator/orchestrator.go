@@ -84,6 +84,12 @@ type Options struct {
 	// CheckTimers, when set, lets passes remove podman's health-check timers that outlived
 	// their containers (at the first pass, then every TimerSweepInterval; see CheckTimers).
 	CheckTimers CheckTimers
+	// ImageRecheck is how long a pass trusts what an app's image tag was last resolved to
+	// before it resolves it again, to notice a tag moved behind skerry's back (a pull or build
+	// by hand) and upgrade the app onto the tag's new image (see TagMoved). Default
+	// DefaultImageRecheck; negative: tags are never resolved, a moved tag is no drift. Tags
+	// skerry pulls itself, and new ones, are resolved at once. Needs a runtime.ImageResolver.
+	ImageRecheck time.Duration
 }
 
 // Orchestrator keeps apps in their desired state on a runtime. Operations on one app are
@@ -101,6 +107,8 @@ type Orchestrator struct {
 	starts startsInFlight
 	// nextSweep is when the next pass looks for stray check timers.
 	nextSweep time.Time
+	// tags caches what the apps' image tags name (see tags.go).
+	tags tagCache
 }
 
 // appState is the orchestrator's memory of one app. lock serializes operations on the app;
@@ -143,6 +151,9 @@ func New(rt runtime.Runtime, opts Options) *Orchestrator {
 	}
 	if opts.Prober == nil {
 		opts.Prober = health.ProberFor
+	}
+	if opts.ImageRecheck == 0 {
+		opts.ImageRecheck = DefaultImageRecheck
 	}
 	return &Orchestrator{rt: rt, opts: opts, log: opts.Logger, apps: map[string]*appState{}}
 }

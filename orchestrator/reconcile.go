@@ -17,7 +17,8 @@ import (
 // ReconcileAll runs one level-based pass over every app: one List call observes all managed
 // containers; each app that needs an action gets it (apps in dependency order, independent apps
 // in parallel, at most Options.Workers at a time). A pass in which nothing needs doing makes
-// exactly one runtime call. A per-app failure or panic is reported in that app's entry and never
+// exactly one runtime call (plus, every Options.ImageRecheck, one per distinct image tag: see
+// TagMoved). A per-app failure or panic is reported in that app's entry and never
 // aborts the pass. The crash-loop backoff is honoured.
 func (o *Orchestrator) ReconcileAll(ctx context.Context) Report {
 	rep := Report{Start: time.Now()}
@@ -29,6 +30,7 @@ func (o *Orchestrator) ReconcileAll(ctx context.Context) Report {
 		o.log.Warn("reconcile pass could not observe the runtime", "err", err)
 		return rep
 	}
+	o.resolveTags(ctx, states)
 	byName := make(map[string]runtime.Observation, len(observed))
 	for _, obs := range observed {
 		byName[obs.Name] = obs

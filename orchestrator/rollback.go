@@ -25,9 +25,22 @@ type Rollback struct {
 	FailedImage, FailedHash string
 	// Image and Hash name the release the app runs instead.
 	Image, Hash string
+	// FailedImageID and ImageID are the image IDs of the two releases ("" when not known).
+	// When the hashes are equal, the release that failed is the image a moved tag named (see
+	// TagMoved): the hold lasts until the tag moves again (to another image) or the desired
+	// spec changes. The FAILED record runs that image, which is how a restarted daemon knows.
+	FailedImageID, ImageID string
+}
+
+// TagHold reports whether the rollback is from a moved tag's image, the spec unchanged.
+func (r Rollback) TagHold() bool {
+	return r.FailedHash == r.Hash && r.FailedImageID != ""
 }
 
 func (r Rollback) String() string {
+	if r.TagHold() {
+		return fmt.Sprintf("rolled back from %s (image %s), held on image %s until the tag or the desired spec changes", r.FailedImage, shortID(r.FailedImageID), shortID(r.ImageID))
+	}
 	return fmt.Sprintf("rolled back from %s (spec %s), held on %s until the desired spec changes", r.FailedImage, r.FailedHash, r.Image)
 }
 
@@ -114,7 +127,8 @@ func (o *Orchestrator) rollback(ctx context.Context, s *appState, ren runtime.Re
 		return fmt.Errorf("%s: upgrade to %s failed (%w), and so did the rollback to %s: %w", name, from, cause, to, err)
 	}
 	good.Name = name
-	h := &hold{Rollback: Rollback{FailedImage: failed.Image, FailedHash: failed.SpecHash(), Image: good.Image, Hash: good.SpecHash()}}
+	h := &hold{Rollback: Rollback{FailedImage: failed.Image, FailedHash: failed.SpecHash(), Image: good.Image, Hash: good.SpecHash(),
+		FailedImageID: failed.ImageID, ImageID: good.ImageID}}
 	h.good = o.goodFor(s, good)
 	o.publish(func() { s.hold = h })
 	return fmt.Errorf("%s: upgrade to %s failed (%w); back on %s: %w", name, from, cause, to, ErrRolledBack)

@@ -51,6 +51,7 @@ type Runtime struct {
 	hang       map[Op]bool
 	behaviour  map[string]Behaviour
 	imageBehav map[string]Behaviour
+	tagMoves   map[string]int // how often MoveTag moved a ref (images.go)
 	nextID     int
 	events     broadcast.Broadcaster[runtime.Event]
 	// changes carries the name of every container whose state changed, managed or not: what
@@ -78,6 +79,7 @@ type container struct {
 	started  time.Time
 	finished time.Time
 	dieAt    time.Time // zero: lives until stopped
+	imageID  string    // the image its spec's tag named when it was created
 	logs     []string
 }
 
@@ -196,7 +198,7 @@ func (c *container) observe() runtime.Observation {
 		}
 	}
 	return runtime.Observation{
-		Name: c.spec.Name, ID: c.id, Image: c.spec.Image,
+		Name: c.spec.Name, ID: c.id, Image: c.spec.Image, ImageID: c.imageID,
 		State: c.state, Health: h, ExitCode: c.exitCode,
 		StartedAt: c.started, FinishedAt: c.finished,
 		Labels: maps.Clone(c.spec.Labels), Mounts: slices.Clone(c.spec.Mounts),
@@ -245,7 +247,7 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) error 
 	}
 	r.nextID++
 	spec.Labels = maps.Clone(spec.Labels)
-	c := &container{spec: spec, id: containerID(r.nextID), state: runtime.StateCreated}
+	c := &container{spec: spec, id: containerID(r.nextID), state: runtime.StateCreated, imageID: r.imageID(spec.Image)}
 	r.containers[spec.Name] = c
 	r.emit(c, "create")
 	return nil

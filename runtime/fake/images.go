@@ -4,6 +4,7 @@ package fake
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 
 	"github.com/skerry-dev/skerry/runtime"
@@ -39,4 +40,39 @@ func (r *Runtime) Build(ctx context.Context, opts runtime.BuildOptions) error {
 	defer r.mu.Unlock()
 	r.images[opts.Tag] = true
 	return nil
+}
+
+// OpImageID is the operation of ImageID (runtime.ImageResolver).
+const OpImageID Op = "image-id"
+
+var _ runtime.ImageResolver = (*Runtime)(nil)
+
+// ImageID implements runtime.ImageResolver. A ref's image ID is derived from the ref and how
+// often MoveTag moved it; a container runs the ID its image's ref had when it was created.
+func (r *Runtime) ImageID(ctx context.Context, ref string) (string, error) {
+	if err := r.enter(ctx, OpImageID); err != nil {
+		return "", err
+	}
+	defer r.mu.Unlock()
+	if !r.images[ref] {
+		return "", fmt.Errorf("fake: image %q: %w", ref, runtime.ErrImageNotFound)
+	}
+	return r.imageID(ref), nil
+}
+
+// MoveTag makes ref name a new image, present locally, as a pull or a build of a changed image
+// does: containers created from ref before keep running the old one.
+func (r *Runtime) MoveTag(ref string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.tagMoves == nil {
+		r.tagMoves = map[string]int{}
+	}
+	r.tagMoves[ref]++
+	r.images[ref] = true
+}
+
+// imageID is the ID ref names now. The caller holds r.mu.
+func (r *Runtime) imageID(ref string) string {
+	return fmt.Sprintf("sha256:%x", sha256.Sum256(fmt.Appendf(nil, "%s#%d", ref, r.tagMoves[ref])))
 }
