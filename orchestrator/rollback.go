@@ -135,10 +135,14 @@ func (o *Orchestrator) rollback(ctx context.Context, s *appState, ren runtime.Re
 }
 
 // releaseNames names two releases for a user: by image, with the spec hash when the images are
-// the same (a change of command, environment, ...).
+// the same (a change of command, environment, ...), with the image ID when only that differs (a
+// moved tag).
 func releaseNames(a, b runtime.Observation) (string, string) {
-	if a.Image != b.Image {
+	switch {
+	case a.Image != b.Image:
 		return a.Image, b.Image
+	case a.SpecHash() == b.SpecHash() && a.ImageID != b.ImageID:
+		return fmt.Sprintf("%s (image %s)", a.Image, shortID(a.ImageID)), fmt.Sprintf("%s (image %s)", b.Image, shortID(b.ImageID))
 	}
 	return fmt.Sprintf("%s (spec %s)", a.Image, a.SpecHash()), fmt.Sprintf("%s (spec %s)", b.Image, b.SpecHash())
 }
