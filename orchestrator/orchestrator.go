@@ -90,6 +90,11 @@ type Options struct {
 	// DefaultImageRecheck; negative: tags are never resolved, a moved tag is no drift. Tags
 	// skerry pulls itself, and new ones, are resolved at once. Needs a runtime.ImageResolver.
 	ImageRecheck time.Duration
+	// OnPull, when set, is told how the pulls skerry makes for an app's missing image advance:
+	// every progress update the runtime reports (runtime.PullOptions.Progress), then once with
+	// done set when the pull ended, whatever its outcome. It is called from the pulling
+	// goroutine and must not block.
+	OnPull func(app string, p runtime.PullProgress, done bool)
 }
 
 // Orchestrator keeps apps in their desired state on a runtime. Operations on one app are

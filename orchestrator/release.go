@@ -318,7 +318,14 @@ func (o *Orchestrator) ensureImage(ctx context.Context, app App, spec runtime.Co
 		return nil
 	}
 	o.log.Info("pulling missing image", "app", app.Name, "image", spec.Image)
-	if err := o.rt.Pull(ctx, spec.Image, runtime.PullOptions{Insecure: app.InsecurePull}); err != nil {
+	opts := runtime.PullOptions{Insecure: app.InsecurePull}
+	if on := o.opts.OnPull; on != nil {
+		last := runtime.PullProgress{Ref: spec.Image, Bytes: -1}
+		on(app.Name, last, false)
+		opts.Progress = func(p runtime.PullProgress) { last = p; on(app.Name, p, false) }
+		defer func() { on(app.Name, last, true) }()
+	}
+	if err := o.rt.Pull(ctx, spec.Image, opts); err != nil {
 		if errors.Is(err, runtime.ErrImageNotFound) {
 			return fmt.Errorf("%s: image %s is not present and cannot be pulled: %w", app.Name, spec.Image, err)
 		}

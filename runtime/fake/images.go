@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"time"
 
 	"github.com/skerry-dev/skerry/runtime"
 )
@@ -19,15 +20,38 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 	return r.images[ref], nil
 }
 
-// Pull implements runtime.Images: it succeeds for refs made pullable.
-func (r *Runtime) Pull(ctx context.Context, ref string, _ runtime.PullOptions) error {
+// PullLayers is how many layers the fake's Pull reports copying (opts.Progress), one every
+// PullLayerTime, before the image's configuration.
+const (
+	PullLayers    = 3
+	PullLayerTime = 100 * time.Millisecond
+)
+
+// Pull implements runtime.Images: it succeeds for refs made pullable, after reporting
+// PullLayers layers to opts.Progress, as podman's does (without bytes), PullLayerTime apart.
+func (r *Runtime) Pull(ctx context.Context, ref string, opts runtime.PullOptions) error {
 	if err := r.enter(ctx, OpPull); err != nil {
 		return err
 	}
-	defer r.mu.Unlock()
-	if !r.pullable[ref] {
+	ok := r.pullable[ref]
+	r.mu.Unlock()
+	if !ok {
 		return fmt.Errorf("fake: pull %q: %w", ref, runtime.ErrImageNotFound)
 	}
+	for i := 1; i <= PullLayers+1 && opts.Progress != nil; i++ {
+		select {
+		case <-time.After(PullLayerTime):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		p := runtime.PullProgress{Ref: ref, Layers: min(i, PullLayers), Config: i > PullLayers, Bytes: -1, Message: "Copying blob"}
+		if p.Config {
+			p.Message = "Copying config"
+		}
+		opts.Progress(p)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.images[ref] = true
 	return nil
 }
