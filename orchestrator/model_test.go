@@ -87,6 +87,7 @@ func newModel(scheduled bool) *model {
 		purged: map[string]bool{}, doomed: map[string]bool{}, volumes: map[string]bool{}, image: map[string]string{},
 		scheduled: scheduled, held: map[string]bool{}, failed: map[string]string{}}
 	m.rt.AddImage(image, imageV2)
+	m.rt.MakePullable(image, imageV2) // from a registry: pulled again once pruned
 	m.o = orchestrator.New(m.rt, orchestrator.Options{Logger: quiet, ScheduleExecChecks: scheduled})
 	return m
 }

@@ -14,6 +14,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/skerry-dev/skerry/health"
@@ -95,6 +96,13 @@ type Options struct {
 	// done set when the pull ended, whatever its outcome. It is called from the pulling
 	// goroutine and must not block.
 	OnPull func(app string, p runtime.PullProgress, done bool)
+	// KeepImages turns image pruning off. By default the images of managed apps that no
+	// container uses any more (an upgrade's previous release, what a moved tag left behind) are
+	// removed after a committed upgrade; never an image a container uses (the running release,
+	// <app>.PREV, <app>.FAILED) nor one that is not a managed app's (see prune.go). On by
+	// default: a node that upgrades its apps would otherwise fill its disk with old releases,
+	// and a rollback needs only the images that the release records keep in use.
+	KeepImages bool
 }
 
 // Orchestrator keeps apps in their desired state on a runtime. Operations on one app are
@@ -114,6 +122,9 @@ type Orchestrator struct {
 	nextSweep time.Time
 	// tags caches what the apps' image tags name (see tags.go).
 	tags tagCache
+	// prune is set when images may have been left unused; pruned once a pass considered it
+	// (see prune.go).
+	prune, pruned atomic.Bool
 }
 
 // appState is the orchestrator's memory of one app. lock serializes operations on the app;

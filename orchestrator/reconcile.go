@@ -65,6 +65,7 @@ func (o *Orchestrator) ReconcileAll(ctx context.Context) Report {
 		})
 	}
 	rep.StrayTimers = o.sweepTimers(ctx, observed)
+	o.pruneImages(ctx, states, observed)
 	// A pass whose context ended never leaves an app out of its report (a report without it
 	// could pass for converged).
 	reported := map[string]bool{}

@@ -198,6 +198,9 @@ func (o *Orchestrator) removeRecord(ctx context.Context, s *appState, prev bool)
 			s.recs.failed = nil
 		}
 	})
+	if !prev {
+		o.pruneDue() // its image may be unused now
+	}
 	return nil
 }
 

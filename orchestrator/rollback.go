@@ -90,6 +90,7 @@ func (o *Orchestrator) verdict(ctx context.Context, s *appState, ren runtime.Ren
 		if rerr := o.removeRecord(ctx, s, true); rerr != nil {
 			return nil // ready; the next operation finds PREV, judges the app ready again and retries
 		}
+		o.pruneDue()
 		if s.recs.failed != nil {
 			o.removeRecord(ctx, s, false)
 		}

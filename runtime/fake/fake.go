@@ -51,7 +51,8 @@ type Runtime struct {
 	hang       map[Op]bool
 	behaviour  map[string]Behaviour
 	imageBehav map[string]Behaviour
-	tagMoves   map[string]int // how often MoveTag moved a ref (images.go)
+	tagMoves   map[string]int    // how often MoveTag moved a ref (images.go)
+	leftImages map[string]string // image ID -> the ref that named it before MoveTag
 	nextID     int
 	events     broadcast.Broadcaster[runtime.Event]
 	// changes carries the name of every container whose state changed, managed or not: what

@@ -6,6 +6,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/skerry-dev/skerry/runtime"
@@ -90,7 +92,10 @@ func (r *Runtime) MoveTag(ref string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.tagMoves == nil {
-		r.tagMoves = map[string]int{}
+		r.tagMoves, r.leftImages = map[string]int{}, map[string]string{}
+	}
+	if r.images[ref] { // the image it named stays, nameless
+		r.leftImages[r.imageID(ref)] = ref
 	}
 	r.tagMoves[ref]++
 	r.images[ref] = true
@@ -99,4 +104,65 @@ func (r *Runtime) MoveTag(ref string) {
 // imageID is the ID ref names now. The caller holds r.mu.
 func (r *Runtime) imageID(ref string) string {
 	return fmt.Sprintf("sha256:%x", sha256.Sum256(fmt.Appendf(nil, "%s#%d", ref, r.tagMoves[ref])))
+}
+
+// The operations of runtime.ImagePruner.
+const (
+	OpImages      Op = "images"
+	OpDeleteImage Op = "delete-image"
+)
+
+var _ runtime.ImagePruner = (*Runtime)(nil)
+
+// Images implements runtime.ImagePruner: the present refs, each its own image, and the images
+// MoveTag left behind (no name, the ref in their history), with their containers counted.
+func (r *Runtime) Images(ctx context.Context) ([]runtime.Image, error) {
+	if err := r.enter(ctx, OpImages); err != nil {
+		return nil, err
+	}
+	defer r.mu.Unlock()
+	var out []runtime.Image
+	for _, ref := range slices.Sorted(maps.Keys(r.images)) {
+		if r.images[ref] {
+			id := r.imageID(ref)
+			out = append(out, runtime.Image{ID: id, Names: []string{ref}, History: []string{ref}, Containers: r.usersOf(id)})
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(r.leftImages)) {
+		out = append(out, runtime.Image{ID: id, History: []string{r.leftImages[id]}, Containers: r.usersOf(id)})
+	}
+	return out, nil
+}
+
+// DeleteImage implements runtime.ImagePruner; an image a container uses is refused.
+func (r *Runtime) DeleteImage(ctx context.Context, id string) error {
+	if err := r.enter(ctx, OpDeleteImage); err != nil {
+		return err
+	}
+	defer r.mu.Unlock()
+	if n := r.usersOf(id); n > 0 {
+		return fmt.Errorf("fake: remove image %s: %w (%d containers)", id, runtime.ErrImageInUse, n)
+	}
+	if _, ok := r.leftImages[id]; ok {
+		delete(r.leftImages, id)
+		return nil
+	}
+	for ref, present := range r.images {
+		if present && r.imageID(ref) == id {
+			delete(r.images, ref)
+			return nil
+		}
+	}
+	return fmt.Errorf("fake: remove image %s: %w", id, runtime.ErrImageNotFound)
+}
+
+// usersOf counts the containers of image id. The caller holds r.mu.
+func (r *Runtime) usersOf(id string) int {
+	n := 0
+	for _, c := range r.containers {
+		if c.imageID == id {
+			n++
+		}
+	}
+	return n
 }
