@@ -39,8 +39,13 @@ func (r *Runtime) DeleteImage(ctx context.Context, id string) error {
 		if errors.As(err, &model) && strings.Contains(strings.ToLower(model.Because), "in use by a container") {
 			return fmt.Errorf("podman: remove image %s: %w: %s", id, runtime.ErrImageInUse, model.Because)
 		}
-		if strings.Contains(strings.ToLower(err.Error()), "in use by a container") {
+		// The bindings return the libpod remove report's errors as plain errors, not as an
+		// ErrorModel: podman's words are matched.
+		switch msg := strings.ToLower(err.Error()); {
+		case strings.Contains(msg, "in use by a container"):
 			return fmt.Errorf("podman: remove image %s: %w: %v", id, runtime.ErrImageInUse, err)
+		case strings.Contains(msg, "image not known"):
+			return fmt.Errorf("podman: remove image %s: %w: %v", id, runtime.ErrImageNotFound, err)
 		}
 		return fmt.Errorf("podman: remove image %s: %w", id, mapErr(err, runtime.ErrImageNotFound))
 	}

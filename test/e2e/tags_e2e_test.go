@@ -17,7 +17,8 @@ import (
 // runs one pass of a freshly started daemon, which resolves the tag at its first pass. A good
 // image is upgraded to; an image that does not come up is rolled back onto the very container
 // that ran and held there, across daemon restarts (the spec did not change: the FAILED record's
-// image is the record); moving the tag again, to a good image, releases the hold.
+// image is the record); moving the tag again, to a good image, releases the hold. The images
+// the tag left behind are pruned once unused.
 func TestMovedTagOnPodman(t *testing.T) {
 	n := newNode(t)
 	ctx := context.Background()
@@ -92,5 +93,15 @@ func TestMovedTagOnPodman(t *testing.T) {
 	}
 	if o := n.mustBeHealthy(t, a.Name); o.ImageID != fixed || n.containersOf(t, a.Name) != 1 {
 		t.Fatalf("runs %s in %d containers, want %s alone", o.ImageID, n.containersOf(t, a.Name), fixed)
+	}
+	// The committed upgrades pruned what the tag left behind, the failed image included once
+	// its record went; the running image stays.
+	for _, id := range []string{first, second, bad} {
+		if exec.Command("podman", "image", "exists", id).Run() == nil {
+			t.Errorf("image %s was not pruned", id[:12])
+		}
+	}
+	if err := exec.Command("podman", "image", "exists", fixed).Run(); err != nil {
+		t.Errorf("the running image %s is gone: %v", fixed[:12], err)
 	}
 }
