@@ -309,6 +309,23 @@ func TestBackoffSettle(t *testing.T) {
 	}
 }
 
+func ExampleTagMoved() {
+	f := Facts{
+		Desired:  true,
+		SpecHash: "a1",
+		Image:    "localhost/lnd:latest",
+		ImageID:  "sha256:2222222222222222", // what the tag names now
+		Observed: runtime.Observation{Name: "lnd", State: runtime.StateRunning, ImageID: "sha256:1111111111111111",
+			Labels: map[string]string{runtime.LabelSpecHash: "a1"}},
+	}
+	fmt.Println(TagMoved(f), Decide(f).Action, "-", Decide(f).Reason)
+	f.FailedImageID = f.ImageID // that image failed its upgrade: the app is held off it
+	fmt.Println(TagMoved(f), Decide(f).Action)
+	// Output:
+	// true recreate - new release: tag localhost/lnd:latest moved to image 222222222222 (the container runs 111111111111)
+	// false none
+}
+
 func ExampleDecide() {
 	d := Decide(Facts{
 		Desired:  true,

@@ -41,6 +41,12 @@ package orchestrator
 // The records' names have upper-case letters, which app names cannot have, so they never clash
 // with an app's container. Uninstall removes them.
 //
+// A moved tag (the spec unchanged, its tag now names another image than the container runs:
+// TagMoved, tags.go) is an upgrade too, through the same steps. Its FAILED record runs the
+// image the tag moved to: while the tag still names that image the app is held, in a restarted
+// daemon too (Rollback.TagHold); the tag moving again, or a changed spec, releases the hold.
+// After a committed upgrade the images no container uses any more are pruned (prune.go).
+//
 // On a runtime that is not a runtime.Renamer an upgrade is steps 1 and 3 only: the old
 // container is removed after the image check, and a failed upgrade is not rolled back.
 
