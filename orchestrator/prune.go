@@ -35,7 +35,7 @@ func (o *Orchestrator) pruneDue() { o.prune.Store(true) }
 // pass's List.
 func (o *Orchestrator) pruneImages(ctx context.Context, states map[string]*appState, observed []runtime.Observation) {
 	p, ok := o.rt.(runtime.ImagePruner)
-	if !ok || o.opts.KeepImages {
+	if !ok || o.opts.KeepImages || ctx.Err() != nil { // an ended pass leaves it to the next
 		return
 	}
 	previous := map[string]bool{}
