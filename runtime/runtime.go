@@ -26,7 +26,7 @@ const (
 // can test them with errors.Is.
 //
 // Optional capabilities are separate interfaces, found by type assertion: EventSource,
-// ExitWaiter, HealthRunner, LogReader, Renamer.
+// ExitWaiter, HealthRunner, LogReader, Renamer, ImageResolver, ImagePruner (images.go).
 type Runtime interface {
 	Containers
 	Images
