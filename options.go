@@ -83,6 +83,11 @@ type Options struct {
 	// PruneOrphans removes managed containers of apps the supervisor does not know (see
 	// orchestrator.Options.PruneOrphans). Off by default.
 	PruneOrphans bool
+	// ImageRecheck and KeepImages are orchestrator.Options': how often passes look again at
+	// what the apps' image tags name (a moved tag is an upgrade), and turning off the pruning
+	// of managed apps' unused images.
+	ImageRecheck time.Duration
+	KeepImages   bool
 	// Companions configure the companion manager (unit directory, podman target, registries);
 	// its Logger defaults to Logger.
 	Companions companion.Options

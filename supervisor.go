@@ -57,7 +57,7 @@ func New(rt runtime.Runtime, units companion.Units, opts Options, apps ...App) (
 	s := &Supervisor{rt: rt, units: units, opts: opts, log: opts.Logger, apps: map[string]App{}, locks: map[string]chan struct{}{}}
 	s.status = newStatusBook()
 	oopts := orchestrator.Options{Logger: opts.Logger, Workers: opts.Workers, PruneOrphans: opts.PruneOrphans, Secrets: opts.Secrets,
-		OnPull: s.status.pulling}
+		OnPull: s.status.pulling, ImageRecheck: opts.ImageRecheck, KeepImages: opts.KeepImages}
 	if store, ok := rt.(runtime.SecretStore); ok && oopts.Secrets == nil {
 		oopts.Secrets = store
 	}
