@@ -87,6 +87,11 @@ type Options struct {
 	// snapshotted before an upgrade (see orchestrator.Options.SnapshotDir). Required by apps
 	// that mark volumes.
 	SnapshotDir string
+	// ImageRecheck and KeepImages are orchestrator.Options': how often passes look again at
+	// what the apps' image tags name (a moved tag is an upgrade), and turning off the pruning
+	// of managed apps' unused images.
+	ImageRecheck time.Duration
+	KeepImages   bool
 	// Companions configure the companion manager (unit directory, podman target, registries);
 	// its Logger defaults to Logger.
 	Companions companion.Options

@@ -55,8 +55,9 @@ func New(rt runtime.Runtime, units companion.Units, opts Options, apps ...App) (
 		return nil, err
 	}
 	s := &Supervisor{rt: rt, units: units, opts: opts, log: opts.Logger, apps: map[string]App{}, locks: map[string]*appLock{}}
+	s.status = newStatusBook()
 	oopts := orchestrator.Options{Logger: opts.Logger, Workers: opts.Workers, PruneOrphans: opts.PruneOrphans, Secrets: opts.Secrets,
-		SnapshotDir: opts.SnapshotDir}
+		SnapshotDir: opts.SnapshotDir, OnPull: s.status.pulling, ImageRecheck: opts.ImageRecheck, KeepImages: opts.KeepImages}
 	if store, ok := rt.(runtime.SecretStore); ok && oopts.Secrets == nil {
 		oopts.Secrets = store
 	}
@@ -75,7 +76,6 @@ func New(rt runtime.Runtime, units companion.Units, opts Options, apps ...App) (
 		}
 	}
 	s.orch = orchestrator.New(rt, oopts)
-	s.status = newStatusBook()
 	if err := s.register(apps); err != nil {
 		return nil, err
 	}

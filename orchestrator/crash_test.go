@@ -35,7 +35,9 @@ func (r portRuntime) Start(ctx context.Context, name string) error {
 // TestCrashDuringUpgradeConverges: a daemon killed at any point of an upgrade from v1 leaves the
 // host in one of these states; a daemon restarted with the new release in its config converges
 // on the new release when it is good, and on v1, held with the FAILED record, when it is not
-// (never a plain recreate onto the failed release).
+// (never a plain recreate onto the failed release). The same holds for the upgrade of a moved
+// tag (the spec unchanged, its tag names a new image): held on the old image ID, with the new
+// one's FAILED record, also in the restarted daemon.
 func TestCrashDuringUpgradeConverges(t *testing.T) {
 	const v2 = "localhost/lnd:2"
 	// left arranges the host as the killed daemon left it; lnd.PREV is v1, still running.
@@ -81,51 +83,67 @@ func TestCrashDuringUpgradeConverges(t *testing.T) {
 	}
 	for _, w := range windows {
 		for _, good := range []bool{true, false} {
-			t.Run(fmt.Sprintf("%s/good=%v", w.name, good), func(t *testing.T) {
-				synctest.Test(t, func(t *testing.T) {
-					rt, o := setup(orchestrator.Options{})
-					ctx := context.Background()
-					v1 := newApp("lnd")
-					if _, err := o.Install(ctx, v1); err != nil {
-						t.Fatal(err)
-					}
-					rt.AddImage(v2)
-					if !good {
-						rt.SetImageBehaviour(v2, fake.Behaviour{DieAfter: time.Second, ExitCode: 9})
-					}
-					if err := rt.Rename(ctx, "lnd", "lnd.PREV"); err != nil {
-						t.Fatal(err)
-					}
-					w.left(t, rt, upgraded(v2))
-
-					o = orchestrator.New(portRuntime{rt}, orchestrator.Options{Logger: quiet})
-					if err := o.RegisterAll(ctx, upgraded(v2)); err != nil {
-						t.Fatal(err)
-					}
-					var rep orchestrator.Report
-					for range 4 {
-						rep = o.ReconcileAll(ctx)
-						time.Sleep(orchestrator.BackoffMax)
-					}
-					if rep = o.ReconcileAll(ctx); !rep.Converged() || rep.Acted() != 0 {
-						t.Fatalf("not converged: %v; engine: %s", rep, rt)
-					}
-					assertRunningHealthy(t, rt, "lnd")
-					wantImage, wantNames := v2, []string{"lnd"}
-					if !good {
-						wantImage, wantNames = image, []string{"lnd", "lnd.FAILED"}
-						if r, held := o.Held("lnd"); !held || r.FailedImage != v2 || r.Image != image {
-							t.Fatalf("not held on %s: %+v %v", image, r, held)
+			for _, moved := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/good=%v/moved-tag=%v", w.name, good, moved), func(t *testing.T) {
+					synctest.Test(t, func(t *testing.T) {
+						rt, o := setup(orchestrator.Options{})
+						ctx := context.Background()
+						v1 := newApp("lnd")
+						if _, err := o.Install(ctx, v1); err != nil {
+							t.Fatal(err)
 						}
-					}
-					if spec, _, _ := rt.Container("lnd"); spec.Image != wantImage {
-						t.Fatalf("runs %s, want %s", spec.Image, wantImage)
-					}
-					if got := rt.Names(); !cmp.Equal(got, wantNames) {
-						t.Fatalf("containers %v, want %v", got, wantNames)
-					}
+						next, broken := upgraded(v2), v2
+						rt.AddImage(v2)
+						if moved {
+							next = v1
+							rt.MoveTag(image)
+							broken, _ = rt.ImageID(ctx, image)
+						}
+						if !good {
+							rt.SetImageBehaviour(broken, fake.Behaviour{DieAfter: time.Second, ExitCode: 9})
+						}
+						_, before, _ := rt.Container("lnd")
+						if err := rt.Rename(ctx, "lnd", "lnd.PREV"); err != nil {
+							t.Fatal(err)
+						}
+						w.left(t, rt, next)
+
+						o = orchestrator.New(portRuntime{rt}, orchestrator.Options{Logger: quiet})
+						if err := o.RegisterAll(ctx, next); err != nil {
+							t.Fatal(err)
+						}
+						var rep orchestrator.Report
+						for range 4 {
+							rep = o.ReconcileAll(ctx)
+							time.Sleep(orchestrator.BackoffMax)
+						}
+						if rep = o.ReconcileAll(ctx); !rep.Converged() || rep.Acted() != 0 {
+							t.Fatalf("not converged: %v; engine: %s", rep, rt)
+						}
+						after := assertRunningHealthy(t, rt, "lnd")
+						wantImage, wantNames := v2, []string{"lnd"}
+						if moved {
+							wantImage = image
+							if good != (after.ImageID != before.ImageID) {
+								t.Fatalf("runs image %s (was %s), want the moved tag's only when good", after.ImageID, before.ImageID)
+							}
+						}
+						if !good {
+							wantImage, wantNames = image, []string{"lnd", "lnd.FAILED"}
+							r, held := o.Held("lnd")
+							if !held || (!moved && r.FailedImage != v2) || r.Image != image || (moved && (r.FailedImageID != broken || !r.TagHold())) {
+								t.Fatalf("not held on %s: %+v %v", image, r, held)
+							}
+						}
+						if spec, _, _ := rt.Container("lnd"); spec.Image != wantImage {
+							t.Fatalf("runs %s, want %s", spec.Image, wantImage)
+						}
+						if got := rt.Names(); !cmp.Equal(got, wantNames) {
+							t.Fatalf("containers %v, want %v", got, wantNames)
+						}
+					})
 				})
-			})
+			}
 		}
 	}
 }

@@ -57,6 +57,14 @@ type Facts struct {
 	SpecHash string
 	// Image is the desired spec's image, for the reason of a drift ("" is fine).
 	Image string
+	// ImageID is the ID of the local image that Image, a tag, names now; "" when it is not
+	// known (a digest reference, a runtime without runtime.ImageResolver, not resolved yet).
+	// A container of the desired spec that runs another image (Observed.ImageID) is drift:
+	// the tag moved (a pull or a build replaced it), an upgrade like a changed spec.
+	ImageID string
+	// FailedImageID is the image a moved tag named when its upgrade did not come up (the app is
+	// held off it, see Rollback): while the tag still names it, that is no drift.
+	FailedImageID string
 	// Observed is the container as the engine reports it; runtime.Missing when absent.
 	Observed runtime.Observation
 	// Health is the app's committed health while running: HealthHealthy, HealthUnhealthy
@@ -104,6 +112,8 @@ type Decision struct {
 //	desired absent, container present          remove
 //	missing                                    create
 //	present, spec hash differs (drift)         recreate
+//	present, the tag names another image       recreate (unless that image is the failed one
+//	(moved tag: ImageID, Observed.ImageID)     the app is held off: FailedImageID)
 //	created/paused/unknown/removing/stopping   recreate, under backoff
 //	stopped/exited                             start, under backoff
 //	running, unhealthy past threshold          restart, under backoff
@@ -157,6 +167,8 @@ func decidePresent(f Facts) Decision {
 		return Decision{Action: ActionCreate, Reason: "missing"}
 	case o.SpecHash() != f.SpecHash:
 		return Decision{Action: ActionRecreate, Reason: drift(o, f.Image)}
+	case TagMoved(f):
+		return Decision{Action: ActionRecreate, Reason: fmt.Sprintf("new release: tag %s moved to image %s (the container runs %s)", f.Image, shortID(f.ImageID), shortID(o.ImageID))}
 	}
 	switch o.State {
 	case runtime.StateStopped, runtime.StateExited:
@@ -177,6 +189,24 @@ func decidePresent(f Facts) Decision {
 	}
 	// Created, Paused, Unknown, Removing, Stopping: wedged.
 	return Decision{Action: ActionRecreate, Reason: "wedged in state " + o.State.String(), CountsAsRetry: true}
+}
+
+// TagMoved reports whether the facts show a moved tag: the container (of the desired spec) runs
+// another image than the one its tag names now, and that image is not the one the app is held
+// off. Unknown IDs ("") never count.
+func TagMoved(f Facts) bool {
+	o := f.Observed
+	return f.ImageID != "" && o.ImageID != "" && o.State != runtime.StateMissing &&
+		o.SpecHash() == f.SpecHash && f.ImageID != o.ImageID && f.ImageID != f.FailedImageID
+}
+
+// shortID shortens an image ID for a reason, as podman prints it.
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
 }
 
 // drift names what changed between the observed container and the desired spec: images when

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,14 +23,32 @@ type combo struct {
 	desired, drift, hook, backoff, waiting, stopWith bool
 	state                                            runtime.State
 	health                                           runtime.Health
+	tag                                              tagCase
 }
 
+// tagCase is what the desired image's tag names now, against the image the container runs.
+type tagCase int
+
+const (
+	tagSame     tagCase = iota // the container's image (or not known)
+	tagMoved                   // another image: drift
+	tagToFailed                // the image of the upgrade the app is held off: no drift
+)
+
 func (c combo) facts() Facts {
-	obs := runtime.Observation{Name: "app", State: c.state, Labels: map[string]string{runtime.LabelSpecHash: "h1"}}
+	obs := runtime.Observation{Name: "app", State: c.state, ImageID: "sha256:aaa", Labels: map[string]string{runtime.LabelSpecHash: "h1"}}
 	if c.state == runtime.StateMissing {
 		obs = runtime.Missing("app")
 	}
 	f := Facts{Desired: c.desired, SpecHash: "h1", Observed: obs, Health: c.health, HookChanged: c.hook, Now: t0}
+	switch c.tag {
+	case tagSame:
+		f.ImageID = "sha256:aaa"
+	case tagMoved:
+		f.ImageID, f.FailedImageID = "sha256:bbb", "sha256:ccc"
+	case tagToFailed:
+		f.ImageID, f.FailedImageID = "sha256:ccc", "sha256:ccc"
+	}
 	if c.drift {
 		f.SpecHash = "h2"
 	}
@@ -103,34 +122,38 @@ func (r rule) matches(c combo) bool {
 		}
 		return xs == nil
 	}
-	return eq(r.desired, c.desired) && eq(r.drift, c.drift) && eq(r.hook, c.hook) && eq(r.backoff, c.backoff) &&
+	// A moved tag is drift as a changed spec is (a missing container has no image to compare).
+	drift := c.drift || (c.tag == tagMoved && c.state != runtime.StateMissing)
+	return eq(r.desired, c.desired) && eq(r.drift, drift) && eq(r.hook, c.hook) && eq(r.backoff, c.backoff) &&
 		eq(r.waiting, c.waiting) && eq(r.stopWith, c.stopWith) && in(r.states, c.state) && inH(r.health, c.health)
 }
 
 // TestDecideTable checks every combination of desired x state x health x drift x hook x backoff
-// x dependency x stop-with-dependency against the lifecycle table.
+// x dependency x stop-with-dependency x what the image tag names against the lifecycle table.
 func TestDecideTable(t *testing.T) {
 	n := 0
-	for _, desired := range []bool{true, false} {
-		for _, st := range allStates {
-			for _, h := range allHealth {
-				for _, drift := range []bool{false, true} {
-					for _, hook := range []bool{false, true} {
-						for _, backoff := range []bool{false, true} {
-							for _, waiting := range []bool{false, true} {
-								for _, stopWith := range []bool{false, true} {
-									c := combo{desired, drift, hook, backoff, waiting, stopWith, st, h}
-									want := ActionNone
-									for _, r := range lifecycleTable {
-										if r.matches(c) {
-											want = r.want
-											break
+	for _, tag := range []tagCase{tagSame, tagMoved, tagToFailed} {
+		for _, desired := range []bool{true, false} {
+			for _, st := range allStates {
+				for _, h := range allHealth {
+					for _, drift := range []bool{false, true} {
+						for _, hook := range []bool{false, true} {
+							for _, backoff := range []bool{false, true} {
+								for _, waiting := range []bool{false, true} {
+									for _, stopWith := range []bool{false, true} {
+										c := combo{desired, drift, hook, backoff, waiting, stopWith, st, h, tag}
+										want := ActionNone
+										for _, r := range lifecycleTable {
+											if r.matches(c) {
+												want = r.want
+												break
+											}
 										}
-									}
-									got := Decide(c.facts())
-									n++
-									if got.Action != want {
-										t.Errorf("%+v: Decide = %s (%s), want %s", c, got.Action, got.Reason, want)
+										got := Decide(c.facts())
+										n++
+										if got.Action != want {
+											t.Errorf("%+v: Decide = %s (%s), want %s", c, got.Action, got.Reason, want)
+										}
 									}
 								}
 							}
@@ -140,7 +163,7 @@ func TestDecideTable(t *testing.T) {
 			}
 		}
 	}
-	if n != 2*9*5*2*2*2*2*2 {
+	if n != 3*2*9*5*2*2*2*2*2 {
 		t.Fatalf("covered %d combinations", n)
 	}
 }
@@ -159,20 +182,23 @@ func TestDecideBackoffWaitCarriesRetryTime(t *testing.T) {
 
 func genFacts(t *rapid.T) Facts {
 	st := rapid.SampledFrom(allStates).Draw(t, "state")
-	obs := runtime.Observation{Name: "app", State: st,
+	ids := []string{"", "sha256:i1", "sha256:i2"}
+	obs := runtime.Observation{Name: "app", State: st, ImageID: rapid.SampledFrom(ids).Draw(t, "runsImage"),
 		Labels: map[string]string{runtime.LabelSpecHash: rapid.SampledFrom([]string{"", "h1", "h2"}).Draw(t, "observedHash")}}
 	if st == runtime.StateMissing {
 		obs = runtime.Missing("app")
 	}
 	now := t0.Add(time.Duration(rapid.Int64Range(0, int64(time.Hour)).Draw(t, "now")))
 	return Facts{
-		Desired:     rapid.Bool().Draw(t, "desired"),
-		SpecHash:    rapid.SampledFrom([]string{"h1", "h2"}).Draw(t, "hash"),
-		Observed:    obs,
-		Health:      rapid.SampledFrom(allHealth).Draw(t, "health"),
-		HookChanged: rapid.Bool().Draw(t, "hook"),
-		WaitingFor:  rapid.SampledFrom([]string{"", "bitcoind"}).Draw(t, "waiting"),
-		StopWith:    rapid.Bool().Draw(t, "stopWith"),
+		Desired:       rapid.Bool().Draw(t, "desired"),
+		SpecHash:      rapid.SampledFrom([]string{"h1", "h2"}).Draw(t, "hash"),
+		ImageID:       rapid.SampledFrom(ids).Draw(t, "tagNames"),
+		FailedImageID: rapid.SampledFrom(ids).Draw(t, "failedImage"),
+		Observed:      obs,
+		Health:        rapid.SampledFrom(allHealth).Draw(t, "health"),
+		HookChanged:   rapid.Bool().Draw(t, "hook"),
+		WaitingFor:    rapid.SampledFrom([]string{"", "bitcoind"}).Draw(t, "waiting"),
+		StopWith:      rapid.Bool().Draw(t, "stopWith"),
 		Backoff: Backoff{
 			Retries:   rapid.IntRange(0, 20).Draw(t, "retries"),
 			NotBefore: t0.Add(time.Duration(rapid.Int64Range(0, int64(2*time.Hour)).Draw(t, "notBefore"))),
@@ -201,8 +227,14 @@ func TestDecideProperties(t *testing.T) {
 		if d.Action.Starts() && d.CountsAsRetry && f.Now.Before(f.Backoff.NotBefore) {
 			t.Fatalf("retry %s before the backoff expired", d.Action)
 		}
-		healthyAndCurrent := f.Observed.State == runtime.StateRunning && f.Observed.SpecHash() == f.SpecHash &&
+		o := f.Observed
+		sameImage := f.ImageID == "" || o.ImageID == "" || f.ImageID == o.ImageID || f.ImageID == f.FailedImageID
+		healthyAndCurrent := o.State == runtime.StateRunning && o.SpecHash() == f.SpecHash && sameImage &&
 			(f.Health == runtime.HealthHealthy || f.Health == runtime.HealthNone)
+		if f.Desired && o.State == runtime.StateRunning && o.SpecHash() == f.SpecHash && !sameImage && f.WaitingFor == "" &&
+			!f.Foreign && d.Action != ActionRecreate {
+			t.Fatalf("a container whose tag moved to another image (not the failed one) got %s", d.Action)
+		}
 		if d.Action == ActionStop && (f.WaitingFor == "" || !f.StopWith) {
 			t.Fatal("stopped without a failed stop-with dependency")
 		}
@@ -217,6 +249,33 @@ func TestDecideProperties(t *testing.T) {
 		}
 		if d.Reason == "" {
 			t.Fatal("decision without a reason")
+		}
+	})
+}
+
+// TestDecideMovedTagProperties: for a desired container of the desired spec, a tag that names
+// another image than the container runs (known on both sides, not the image the app is held off)
+// is an upgrade whatever the state, health, hook or backoff; anything else about the image never
+// is.
+func TestDecideMovedTagProperties(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		f := genFacts(t)
+		f.Desired, f.WaitingFor = true, ""
+		if f.Observed.State == runtime.StateMissing {
+			f.Observed.State = runtime.StateRunning
+		}
+		f.Observed.Labels = map[string]string{runtime.LabelSpecHash: f.SpecHash}
+		o := f.Observed
+		moved := f.ImageID != "" && o.ImageID != "" && f.ImageID != o.ImageID && f.ImageID != f.FailedImageID
+		d := Decide(f)
+		if moved && (d.Action != ActionRecreate || d.CountsAsRetry) {
+			t.Fatalf("moved tag: Decide = %+v, want a recreate that is no retry", d)
+		}
+		if moved != TagMoved(f) {
+			t.Fatalf("TagMoved = %v, want %v", TagMoved(f), moved)
+		}
+		if !moved && strings.Contains(d.Reason, "moved") {
+			t.Fatalf("no moved tag, but: %s", d.Reason)
 		}
 	})
 }
@@ -248,6 +307,23 @@ func TestBackoffSettle(t *testing.T) {
 	if got := b.Settle(run, runtime.HealthUnhealthy, t0.Add(time.Hour)); got != b {
 		t.Fatalf("reset while unhealthy: %+v", got)
 	}
+}
+
+func ExampleTagMoved() {
+	f := Facts{
+		Desired:  true,
+		SpecHash: "a1",
+		Image:    "localhost/lnd:latest",
+		ImageID:  "sha256:2222222222222222", // what the tag names now
+		Observed: runtime.Observation{Name: "lnd", State: runtime.StateRunning, ImageID: "sha256:1111111111111111",
+			Labels: map[string]string{runtime.LabelSpecHash: "a1"}},
+	}
+	fmt.Println(TagMoved(f), Decide(f).Action, "-", Decide(f).Reason)
+	f.FailedImageID = f.ImageID // that image failed its upgrade: the app is held off it
+	fmt.Println(TagMoved(f), Decide(f).Action)
+	// Output:
+	// true recreate - new release: tag localhost/lnd:latest moved to image 222222222222 (the container runs 111111111111)
+	// false none
 }
 
 func ExampleDecide() {

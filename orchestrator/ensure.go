@@ -49,6 +49,9 @@ func (o *Orchestrator) ensure(ctx context.Context, s *appState, obs *runtime.Obs
 			return rep, fmt.Errorf("%s: %w", name, err)
 		}
 	}
+	if s.desired {
+		o.resolveTag(ctx, s.spec.Image, explicit, false)
+	}
 	if obs == nil {
 		fresh, err := o.observe(ctx, name)
 		if err != nil {
@@ -129,9 +132,9 @@ func (o *Orchestrator) decideAndAct(ctx context.Context, s *appState, obs runtim
 	name := s.spec.Name
 	now := time.Now()
 	// target is the release the app is kept on: the desired one, or the one it is held on.
-	target, specHash := s.app, s.spec.Labels[runtime.LabelSpecHash]
+	target, specHash, failedImageID := s.app, s.spec.Labels[runtime.LabelSpecHash], ""
 	if s.hold != nil {
-		specHash = s.hold.Hash
+		specHash, failedImageID = s.hold.Hash, s.hold.FailedImageID
 		if s.hold.good != nil {
 			target = *s.hold.good
 		}
@@ -147,6 +150,7 @@ func (o *Orchestrator) decideAndAct(ctx context.Context, s *appState, obs runtim
 	}
 	f := Facts{
 		Desired: s.desired, SpecHash: specHash, Image: target.Container.Image,
+		ImageID: o.tagID(target.Container.Image), FailedImageID: failedImageID,
 		Observed: obs, Health: h, HookChanged: hookChanged,
 		WaitingFor: waitingFor, StopWith: stopWith, Backoff: s.backoff, Now: now,
 		Foreign: obs.State != runtime.StateMissing && !obs.Managed(),
@@ -204,7 +208,7 @@ func (o *Orchestrator) decideAndAct(ctx context.Context, s *appState, obs runtim
 	switch {
 	case upgrade && renames && working(obs, h):
 		err = o.upgrade(ctx, s, ren, obs, rep)
-	case upgrade && renames && s.hold == nil && ended(obs) && obs.SpecHash() != specHash:
+	case upgrade && renames && s.hold == nil && ended(obs) && (obs.SpecHash() != specHash || TagMoved(f)):
 		err = o.revive(ctx, s, ren, obs, rep)
 	default:
 		err = o.execute(ctx, s, target, d.Action, obs.State)

@@ -14,6 +14,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/skerry-dev/skerry/health"
@@ -88,6 +89,24 @@ type Options struct {
 	// (App.SnapshotVolumes) are snapshotted before an upgrade, one subdirectory per app;
 	// created when missing. Required by apps that mark volumes.
 	SnapshotDir string
+	// ImageRecheck is how long a pass trusts what an app's image tag was last resolved to
+	// before it resolves it again, to notice a tag moved behind skerry's back (a pull or build
+	// by hand) and upgrade the app onto the tag's new image (see TagMoved). Default
+	// DefaultImageRecheck; negative: tags are never resolved, a moved tag is no drift. Tags
+	// skerry pulls itself, and new ones, are resolved at once. Needs a runtime.ImageResolver.
+	ImageRecheck time.Duration
+	// OnPull, when set, is told how the pulls skerry makes for an app's missing image advance:
+	// every progress update the runtime reports (runtime.PullOptions.Progress), then once with
+	// done set when the pull ended, whatever its outcome. It is called from the pulling
+	// goroutine and must not block.
+	OnPull func(app string, p runtime.PullProgress, done bool)
+	// KeepImages turns image pruning off. By default the images of managed apps that no
+	// container uses any more (an upgrade's previous release, what a moved tag left behind) are
+	// removed after a committed upgrade; never an image a container uses (the running release,
+	// <app>.PREV, <app>.FAILED) nor one that is not a managed app's (see prune.go). On by
+	// default: a node that upgrades its apps would otherwise fill its disk with old releases,
+	// and a rollback needs only the images that the release records keep in use.
+	KeepImages bool
 }
 
 // Orchestrator keeps apps in their desired state on a runtime. Operations on one app are
@@ -107,6 +126,11 @@ type Orchestrator struct {
 	nextSweep time.Time
 	// netSweep says when a pass looks for owned networks to remove (see network_apply.go).
 	netSweep networkSweep
+	// tags caches what the apps' image tags name (see tags.go).
+	tags tagCache
+	// prune is set when images may have been left unused; pruned once a pass considered it
+	// (see prune.go).
+	prune, pruned atomic.Bool
 }
 
 // appState is the orchestrator's memory of one app. lock serializes operations on the app;
@@ -149,6 +173,9 @@ func New(rt runtime.Runtime, opts Options) *Orchestrator {
 	}
 	if opts.Prober == nil {
 		opts.Prober = health.ProberFor
+	}
+	if opts.ImageRecheck == 0 {
+		opts.ImageRecheck = DefaultImageRecheck
 	}
 	return &Orchestrator{rt: rt, opts: opts, log: opts.Logger, apps: map[string]*appState{}}
 }

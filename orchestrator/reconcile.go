@@ -17,9 +17,11 @@ import (
 // ReconcileAll runs one level-based pass over every app: one List call observes all managed
 // containers; each app that needs an action gets it (apps in dependency order, independent apps
 // in parallel, at most Options.Workers at a time). A pass in which nothing needs doing makes
-// exactly one runtime call (but the first, and any while an owned network is kept in use: they
-// also look for networks to remove when the runtime is a runtime.NetworkManager). A per-app
-// failure or panic is reported in that app's entry and never aborts the pass. The crash-loop backoff is honoured.
+// exactly one runtime call (plus, every Options.ImageRecheck, one per distinct image tag: see
+// TagMoved; and at the first pass, and any while an owned network is kept in use, one to look
+// for networks to remove when the runtime is a runtime.NetworkManager). A per-app failure or
+// panic is reported in that app's entry and never aborts the pass. The crash-loop backoff is
+// honoured.
 func (o *Orchestrator) ReconcileAll(ctx context.Context) Report {
 	rep := Report{Start: time.Now()}
 	states, gens, deps := o.snapshot()
@@ -30,6 +32,7 @@ func (o *Orchestrator) ReconcileAll(ctx context.Context) Report {
 		o.log.Warn("reconcile pass could not observe the runtime", "err", err)
 		return rep
 	}
+	o.resolveTags(ctx, states)
 	byName := make(map[string]runtime.Observation, len(observed))
 	for _, obs := range observed {
 		byName[obs.Name] = obs
@@ -64,6 +67,7 @@ func (o *Orchestrator) ReconcileAll(ctx context.Context) Report {
 		})
 	}
 	rep.StrayTimers = o.sweepTimers(ctx, observed)
+	o.pruneImages(ctx, states, observed)
 	if o.netSweep.due() && ctx.Err() == nil {
 		kept, err := o.sweepNetworks(ctx, "")
 		if err != nil {

@@ -41,6 +41,12 @@ package orchestrator
 // The records' names have upper-case letters, which app names cannot have, so they never clash
 // with an app's container. Uninstall removes them.
 //
+// A moved tag (the spec unchanged, its tag now names another image than the container runs:
+// TagMoved, tags.go) is an upgrade too, through the same steps. Its FAILED record runs the
+// image the tag moved to: while the tag still names that image the app is held, in a restarted
+// daemon too (Rollback.TagHold); the tag moving again, or a changed spec, releases the hold.
+// After a committed upgrade the images no container uses any more are pruned (prune.go).
+//
 // On a runtime that is not a runtime.Renamer an upgrade is steps 1 and 3 only: the old
 // container is removed after the image check, and a failed upgrade is not rolled back.
 
@@ -115,24 +121,38 @@ func (o *Orchestrator) lookRecords(ctx context.Context, s *appState) error {
 
 // settleHold decides whether the app is held, from its records and the observation of its
 // container, and removes a FAILED record that no longer holds anything. The caller holds s.lock.
+//
+// A hold from a moved tag (Rollback.TagHold) is on image IDs: it lasts while the tag (as last
+// resolved) names the FAILED record's image and the container runs another; a restarted daemon
+// finds it the same way. While the tag is not resolved (yet), such a record is kept.
 func (o *Orchestrator) settleHold(ctx context.Context, s *appState, obs runtime.Observation, explicit bool) {
 	want := s.spec.Labels[runtime.LabelSpecHash]
+	tag := o.tagID(s.spec.Image)
+	failed := s.recs.failed
+	tagFailure := failed != nil && failed.ImageID != "" && failed.SpecHash() == want && obs.SpecHash() == want &&
+		obs.ImageID != "" && obs.ImageID != failed.ImageID
 	missing := obs.State == runtime.StateMissing
 	other := !missing && obs.Managed() && obs.SpecHash() != want
 	wedged := obs.State != runtime.StateRunning && obs.State != runtime.StateStopped && obs.State != runtime.StateExited
 	var h *hold
 	switch {
 	case !s.desired || explicit:
-	case s.hold != nil && s.hold.FailedHash == want && (obs.SpecHash() == s.hold.Hash || missing):
+	case s.hold != nil && s.hold.FailedHash == want && (obs.SpecHash() == s.hold.Hash || missing) &&
+		!(s.hold.TagHold() && tag != "" && tag != s.hold.FailedImageID):
 		h = s.hold
+	case tagFailure && tag == failed.ImageID:
+		h = &hold{Rollback: Rollback{FailedImage: failed.Image, FailedImageID: failed.ImageID, FailedHash: want,
+			Image: obs.Image, ImageID: obs.ImageID, Hash: want}}
+		h.good = o.goodFor(s, obs)
 	case s.recs.failed != nil && s.recs.failed.SpecHash() == want && (other || missing):
 		on := obs
 		if missing { // the release it was held on, as the failed one's labels name it
 			l := s.recs.failed.Labels
 			on = runtime.Observation{Image: l[labelPrevImage], Labels: map[string]string{runtime.LabelSpecHash: l[labelPrevHash]}}
 		}
-		if on.SpecHash() != "" {
-			h = &hold{Rollback: Rollback{FailedImage: s.recs.failed.Image, FailedHash: want, Image: on.Image, Hash: on.SpecHash()}}
+		if on.SpecHash() != "" && on.SpecHash() != want { // (equal: a moved tag's; nothing to hold on)
+			h = &hold{Rollback: Rollback{FailedImage: s.recs.failed.Image, FailedHash: want, Image: on.Image, Hash: on.SpecHash(),
+				FailedImageID: s.recs.failed.ImageID, ImageID: on.ImageID}}
 			h.good = o.goodFor(s, on)
 		}
 	}
@@ -145,7 +165,7 @@ func (o *Orchestrator) settleHold(ctx context.Context, s *appState, obs runtime.
 		o.log.Info("hold released", "app", s.spec.Name, "failed", s.hold.FailedImage)
 	}
 	o.publish(func() { s.hold = h })
-	if h == nil && s.desired && s.recs.failed != nil {
+	if h == nil && s.desired && s.recs.failed != nil && !(tagFailure && tag == "") {
 		o.removeRecord(ctx, s, false)
 	}
 }
@@ -184,6 +204,9 @@ func (o *Orchestrator) removeRecord(ctx context.Context, s *appState, prev bool)
 			s.recs.failed = nil
 		}
 	})
+	if !prev {
+		o.pruneDue() // its image may be unused now
+	}
 	return nil
 }
 
@@ -312,11 +335,19 @@ func (o *Orchestrator) ensureImage(ctx context.Context, app App, spec runtime.Co
 		return nil
 	}
 	o.log.Info("pulling missing image", "app", app.Name, "image", spec.Image)
-	if err := o.rt.Pull(ctx, spec.Image, runtime.PullOptions{Insecure: app.InsecurePull}); err != nil {
+	opts := runtime.PullOptions{Insecure: app.InsecurePull}
+	if on := o.opts.OnPull; on != nil {
+		last := runtime.PullProgress{Ref: spec.Image, Bytes: -1}
+		on(app.Name, last, false)
+		opts.Progress = func(p runtime.PullProgress) { last = p; on(app.Name, p, false) }
+		defer func() { on(app.Name, last, true) }()
+	}
+	if err := o.rt.Pull(ctx, spec.Image, opts); err != nil {
 		if errors.Is(err, runtime.ErrImageNotFound) {
 			return fmt.Errorf("%s: image %s is not present and cannot be pulled: %w", app.Name, spec.Image, err)
 		}
 		return fmt.Errorf("%s: image %s is not present and cannot be pulled: %w: %w", app.Name, spec.Image, runtime.ErrImageNotFound, err)
 	}
+	o.staleTag(spec.Image)
 	return nil
 }

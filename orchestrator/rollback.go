@@ -25,9 +25,22 @@ type Rollback struct {
 	FailedImage, FailedHash string
 	// Image and Hash name the release the app runs instead.
 	Image, Hash string
+	// FailedImageID and ImageID are the image IDs of the two releases ("" when not known).
+	// When the hashes are equal, the release that failed is the image a moved tag named (see
+	// TagMoved): the hold lasts until the tag moves again (to another image) or the desired
+	// spec changes. The FAILED record runs that image, which is how a restarted daemon knows.
+	FailedImageID, ImageID string
+}
+
+// TagHold reports whether the rollback is from a moved tag's image, the spec unchanged.
+func (r Rollback) TagHold() bool {
+	return r.FailedHash == r.Hash && r.FailedImageID != ""
 }
 
 func (r Rollback) String() string {
+	if r.TagHold() {
+		return fmt.Sprintf("rolled back from %s (image %s), held on image %s until the tag or the desired spec changes", r.FailedImage, shortID(r.FailedImageID), shortID(r.ImageID))
+	}
 	return fmt.Sprintf("rolled back from %s (spec %s), held on %s until the desired spec changes", r.FailedImage, r.FailedHash, r.Image)
 }
 
@@ -78,6 +91,7 @@ func (o *Orchestrator) verdict(ctx context.Context, s *appState, ren runtime.Ren
 			return nil // ready; the next operation finds PREV, judges the app ready again and retries
 		}
 		o.dropSnapshot(s)
+		o.pruneDue()
 		if s.recs.failed != nil {
 			o.removeRecord(ctx, s, false)
 		}
@@ -115,17 +129,22 @@ func (o *Orchestrator) rollback(ctx context.Context, s *appState, ren runtime.Re
 		return fmt.Errorf("%s: upgrade to %s failed (%w), and so did the rollback to %s: %w", name, from, cause, to, err)
 	}
 	good.Name = name
-	h := &hold{Rollback: Rollback{FailedImage: failed.Image, FailedHash: failed.SpecHash(), Image: good.Image, Hash: good.SpecHash()}}
+	h := &hold{Rollback: Rollback{FailedImage: failed.Image, FailedHash: failed.SpecHash(), Image: good.Image, Hash: good.SpecHash(),
+		FailedImageID: failed.ImageID, ImageID: good.ImageID}}
 	h.good = o.goodFor(s, good)
 	o.publish(func() { s.hold = h })
 	return fmt.Errorf("%s: upgrade to %s failed (%w); back on %s: %w", name, from, cause, to, ErrRolledBack)
 }
 
 // releaseNames names two releases for a user: by image, with the spec hash when the images are
-// the same (a change of command, environment, ...).
+// the same (a change of command, environment, ...), with the image ID when only that differs (a
+// moved tag).
 func releaseNames(a, b runtime.Observation) (string, string) {
-	if a.Image != b.Image {
+	switch {
+	case a.Image != b.Image:
 		return a.Image, b.Image
+	case a.SpecHash() == b.SpecHash() && a.ImageID != b.ImageID:
+		return fmt.Sprintf("%s (image %s)", a.Image, shortID(a.ImageID)), fmt.Sprintf("%s (image %s)", b.Image, shortID(b.ImageID))
 	}
 	return fmt.Sprintf("%s (spec %s)", a.Image, a.SpecHash()), fmt.Sprintf("%s (spec %s)", b.Image, b.SpecHash())
 }

@@ -102,7 +102,9 @@ func TestFailedUpgradeIsHeldAcrossRestarts(t *testing.T) {
 				if !strings.Contains(strings.Join(rep.Logs, "\n"), "exited with code 9") {
 					t.Fatalf("the report must carry the failed release's log: %q", rep.Logs)
 				}
-				want := &orchestrator.Rollback{FailedImage: broken, FailedHash: specHash(upgraded(broken)), Image: image, Hash: specHash(v1)}
+				brokenID, _ := rt.ImageID(ctx, broken)
+				want := &orchestrator.Rollback{FailedImage: broken, FailedHash: specHash(upgraded(broken)), Image: image, Hash: specHash(v1),
+					FailedImageID: brokenID, ImageID: before.ImageID}
 				if diff := cmp.Diff(want, rep.Rollback); diff != "" {
 					t.Fatalf("report's rollback (-want +got):\n%s", diff)
 				}

@@ -26,7 +26,8 @@ const (
 // can test them with errors.Is.
 //
 // Optional capabilities are separate interfaces, found by type assertion: EventSource,
-// ExitWaiter, HealthRunner, LogReader, NetworkManager, Renamer, VolumeSnapshotter.
+// ExitWaiter, HealthRunner, LogReader, NetworkManager, Renamer, VolumeSnapshotter,
+// ImageResolver, ImagePruner (images.go).
 type Runtime interface {
 	Containers
 	Images

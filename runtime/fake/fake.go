@@ -53,6 +53,8 @@ type Runtime struct {
 	hang       map[Op]bool
 	behaviour  map[string]Behaviour
 	imageBehav map[string]Behaviour
+	tagMoves   map[string]int    // how often MoveTag moved a ref (images.go)
+	leftImages map[string]string // image ID -> the ref that named it before MoveTag
 	nextID     int
 	events     broadcast.Broadcaster[runtime.Event]
 	// changes carries the name of every container whose state changed, managed or not: what
@@ -80,6 +82,7 @@ type container struct {
 	started  time.Time
 	finished time.Time
 	dieAt    time.Time // zero: lives until stopped
+	imageID  string    // the image its spec's tag named when it was created
 	logs     []string
 }
 
@@ -199,7 +202,7 @@ func (c *container) observe() runtime.Observation {
 		}
 	}
 	return runtime.Observation{
-		Name: c.spec.Name, ID: c.id, Image: c.spec.Image,
+		Name: c.spec.Name, ID: c.id, Image: c.spec.Image, ImageID: c.imageID,
 		State: c.state, Health: h, ExitCode: c.exitCode,
 		StartedAt: c.started, FinishedAt: c.finished,
 		Labels: maps.Clone(c.spec.Labels), Mounts: slices.Clone(c.spec.Mounts),
@@ -251,7 +254,7 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) error 
 	}
 	r.nextID++
 	spec.Labels = maps.Clone(spec.Labels)
-	c := &container{spec: spec, id: containerID(r.nextID), state: runtime.StateCreated}
+	c := &container{spec: spec, id: containerID(r.nextID), state: runtime.StateCreated, imageID: r.imageID(spec.Image)}
 	r.containers[spec.Name] = c
 	r.emit(c, "create")
 	return nil

@@ -68,7 +68,8 @@ func (r *Runtime) SetBehaviour(name string, b Behaviour) {
 }
 
 // SetImageBehaviour sets how containers of image ref behave from their next start on, unless a
-// behaviour set by name overrides it: a broken release of an image.
+// behaviour set by name overrides it: a broken release of an image. ref may also be an image ID
+// (as ImageID returns it, before it wins over a tag's): the broken image a tag moved to.
 func (r *Runtime) SetImageBehaviour(ref string, b Behaviour) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -82,6 +83,9 @@ func (r *Runtime) SetImageBehaviour(ref string, b Behaviour) {
 // behaviourOf returns the behaviour of c. Called with r.mu held.
 func (r *Runtime) behaviourOf(c *container) Behaviour {
 	if b, ok := r.behaviour[c.spec.Name]; ok {
+		return b
+	}
+	if b, ok := r.imageBehav[c.imageID]; ok {
 		return b
 	}
 	return r.imageBehav[c.spec.Image]

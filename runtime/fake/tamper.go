@@ -99,7 +99,7 @@ func (r *Runtime) CreateExternally(spec runtime.ContainerSpec, s runtime.State) 
 	defer r.mu.Unlock()
 	r.nextID++
 	spec.Labels = maps.Clone(spec.Labels)
-	c := &container{spec: spec, id: containerID(r.nextID), state: s}
+	c := &container{spec: spec, id: containerID(r.nextID), state: s, imageID: r.imageID(spec.Image)}
 	if s == runtime.StateRunning {
 		c.started, c.health, c.probe = time.Now(), runtime.HealthHealthy, runtime.HealthHealthy
 	}

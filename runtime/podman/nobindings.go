@@ -31,6 +31,20 @@ func (r *Runtime) ImageID(ctx context.Context, ref string) (string, error) {
 	return "", errNoBindings
 }
 
+var _ runtime.ImagePruner = (*Runtime)(nil)
+
+// Images implements runtime.ImagePruner with podman's image list (names, names history and
+// the number of containers of every image).
+func (r *Runtime) Images(ctx context.Context) ([]runtime.Image, error) {
+	return nil, errNoBindings
+}
+
+// DeleteImage implements runtime.ImagePruner with podman's image remove, never forced: podman
+// refuses an image a container uses, which is ErrImageInUse.
+func (r *Runtime) DeleteImage(ctx context.Context, id string) error {
+	return errNoBindings
+}
+
 var _ runtime.NetworkManager = (*Runtime)(nil)
 
 // CreateNetwork implements runtime.NetworkManager with podman network create: a bridge with
