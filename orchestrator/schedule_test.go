@@ -211,3 +211,38 @@ func TestReadinessChecksYieldToStarts(t *testing.T) {
 		synctest.Wait()
 	})
 }
+
+// An app without an exec check (none here; an HTTP check likewise) has nothing to schedule: WatchEvents
+// must not arm a check watch for it. Before, the watch returned at once and queued a pass, whose
+// sight of the running app armed it again: passes without end, and fake time never moved.
+func TestScheduledChecksLeaveAppsWithoutExecCheckAlone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, o := setup(orchestrator.Options{ScheduleExecChecks: true})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		plain := newApp("plain")
+		plain.Health = health.Check{}
+		if _, err := o.Install(ctx, plain); err != nil {
+			t.Fatal(err)
+		}
+		passes := 0
+		watching := make(chan struct{})
+		go func() {
+			o.WatchEvents(ctx, rt, func(orchestrator.AppReport) {
+				if passes++; passes > 50 {
+					cancel() // a loop: stop it so that the test fails instead of hanging
+				}
+			})
+			close(watching)
+		}()
+		synctest.Wait()
+		rt.ResetCalls()
+		time.Sleep(3 * health.DefaultInterval)
+		synctest.Wait()
+		if passes > 0 || ctx.Err() != nil {
+			t.Fatalf("%d event passes over idle apps without an exec check; %d runtime calls", passes, rt.TotalCalls())
+		}
+		cancel()
+		<-watching
+	})
+}

@@ -16,10 +16,13 @@ import (
 // The goroutine runs body until something calls for a look at the app (its process ended, its
 // check failed) or the watch ends; then the app is disarmed and a pass over it is queued. An app
 // is armed again only when a pass sees it running, so an app kept down (crash-loop backoff, a
-// dependency) costs no calls.
+// dependency) costs no calls. An app that wants (when set) says has nothing to watch is not
+// armed: a body that returned at once would queue a pass, whose sight of the running app would
+// arm it again, without end.
 type appWatch struct {
 	ctx    context.Context
 	body   func(ctx context.Context, app, container string)
+	wants  func(App) bool
 	notify func(app string)
 
 	wg    sync.WaitGroup
@@ -27,23 +30,27 @@ type appWatch struct {
 	armed map[string]bool
 }
 
-// arm starts body for app's container unless it runs.
-func (w *appWatch) arm(app, container string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.armed[app] || w.ctx.Err() != nil {
+// arm starts body for app's container unless it runs or app has nothing to watch. The caller
+// holds the orchestrator's lock (app is an appState's).
+func (w *appWatch) arm(app App, container string) {
+	if w.wants != nil && !w.wants(app) {
 		return
 	}
-	w.armed[app] = true
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.armed[app.Name] || w.ctx.Err() != nil {
+		return
+	}
+	w.armed[app.Name] = true
 	w.wg.Go(func() {
-		w.body(w.ctx, app, container)
+		w.body(w.ctx, app.Name, container)
 		if w.ctx.Err() != nil {
 			return
 		}
 		w.mu.Lock()
-		delete(w.armed, app)
+		delete(w.armed, app.Name)
 		w.mu.Unlock()
-		w.notify(app)
+		w.notify(app.Name)
 	})
 }
 
@@ -54,14 +61,14 @@ func (w *appWatch) arm(app, container string) {
 // another WatchEvents owns the watches, there is nothing to do.
 func (o *Orchestrator) startWatches(ctx context.Context, src runtime.EventSource, notify func(string)) (stop func()) {
 	var watches []*appWatch
-	add := func(body func(ctx context.Context, app, container string)) {
-		watches = append(watches, &appWatch{ctx: ctx, body: body, notify: notify, armed: map[string]bool{}})
+	add := func(body func(ctx context.Context, app, container string), wants func(App) bool) {
+		watches = append(watches, &appWatch{ctx: ctx, body: body, wants: wants, notify: notify, armed: map[string]bool{}})
 	}
 	if waiter, ok := src.(runtime.ExitWaiter); ok {
-		add(waitExit(waiter, o.log))
+		add(waitExit(waiter, o.log), nil)
 	}
 	if runner, ok := o.rt.(runtime.HealthRunner); ok && o.opts.ScheduleExecChecks {
-		add(o.runChecks(runner))
+		add(o.runChecks(runner), func(a App) bool { return a.Health.Kind() == health.KindExec })
 	}
 	o.mu.Lock()
 	if o.watches != nil || len(watches) == 0 {
@@ -72,7 +79,7 @@ func (o *Orchestrator) startWatches(ctx context.Context, src runtime.EventSource
 	for _, s := range o.apps {
 		if s.desired && s.seen.state == runtime.StateRunning {
 			for _, w := range watches {
-				w.arm(s.app.Name, s.spec.Name)
+				w.arm(s.app, s.spec.Name)
 			}
 		}
 	}
@@ -93,7 +100,7 @@ func (o *Orchestrator) watchRunning(s *appState) {
 	defer o.mu.Unlock()
 	if s.desired {
 		for _, w := range o.watches {
-			w.arm(s.app.Name, s.spec.Name)
+			w.arm(s.app, s.spec.Name)
 		}
 	}
 }
