@@ -65,15 +65,21 @@ func TestConcurrentInstallsOfOneApp(t *testing.T) {
 		refused.DependsOn = []orchestrator.Dependency{{App: "mempool"}}
 
 		ctx := context.Background()
-		errs := make(chan error, 2)
-		go func() { _, err := n.sup.Install(ctx, accepted); errs <- err }()
+		acceptedErr, refusedErr := make(chan error, 1), make(chan error, 1)
+		go func() { _, err := n.sup.Install(ctx, accepted); acceptedErr <- err }()
 		synctest.Wait() // in the hook
-		go func() { _, err := n.sup.Install(ctx, refused); errs <- err }()
+		go func() { _, err := n.sup.Install(ctx, refused); refusedErr <- err }()
 		synctest.Wait()
+		select {
+		case err := <-refusedErr:
+			t.Fatalf("the second Install returned (%v) while the first held the app", err)
+		default:
+		}
 		close(release)
-		got := []error{<-errs, <-errs}
-		if got[0] != nil || !errors.Is(got[1], runtime.ErrInvalidSpec) {
-			t.Fatalf("Installs = %v, want nil, then ErrInvalidSpec", got)
+		// Each returns once it is done: the refused one may return before the accepted one
+		// has delivered its report.
+		if got := []error{<-acceptedErr, <-refusedErr}; got[0] != nil || !errors.Is(got[1], runtime.ErrInvalidSpec) {
+			t.Fatalf("Installs = %v, want nil for the first, ErrInvalidSpec for the second", got)
 		}
 		comps := slices.Sorted(maps.Keys(n.sup.Companions().CompanionSecrets("bitcoind")))
 		if !slices.Equal(comps, []string{"bitcoind-ui2"}) {
