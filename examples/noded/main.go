@@ -56,12 +56,13 @@ func main() {
 		profile   = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 		schedule  = flag.Bool("schedule-checks", true, "run the apps' exec checks from the daemon instead of podman's systemd timers (needs -events, off by default without; see skerry.Options.EngineExecChecks)")
 		shutdown  = flag.Duration("shutdown-timeout", skerry.DefaultShutdownTimeout, "how long a signalled daemon may take to exit")
+		every     = flag.Duration("check-interval", 0, "run every check (demo apps, companion, filler apps) at this interval (0: each app's own: the demo apps health's default, 5 s for the companion, 30 s for the filler apps)")
 	)
 	flag.Parse()
 	if !*events && !isSet("schedule-checks") {
 		*schedule = false // without the watchers, podman runs the checks
 	}
-	cfg := config{*socket, *image, *interval, *passes, *rotate, *stateDir, *uninstall, *events, *schedule, *extra, *shutdown}
+	cfg := config{*socket, *image, *interval, *passes, *rotate, *stateDir, *uninstall, *events, *schedule, *extra, *shutdown, *every}
 	if err := cfg.validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "noded:", err)
 		os.Exit(2)
@@ -115,6 +116,7 @@ type config struct {
 	schedule        bool
 	extraApps       int
 	shutdownTimeout time.Duration
+	checkInterval   time.Duration
 }
 
 // errUsage marks a bad flag: the daemon touched nothing.
@@ -134,6 +136,8 @@ func (c config) validate() error {
 		return bad("-rotate-every %d is negative", c.rotateEvery)
 	case c.extraApps < 0 || c.extraApps > 999:
 		return bad("-apps %d is outside 0..999", c.extraApps)
+	case c.checkInterval < 0:
+		return bad("-check-interval %v is negative", c.checkInterval)
 	case c.shutdownTimeout <= 0:
 		return bad("-shutdown-timeout %v is not positive", c.shutdownTimeout)
 	case !filepath.IsAbs(c.stateDir) || filepath.Clean(c.stateDir) != c.stateDir:
@@ -157,6 +161,9 @@ func run(ctx context.Context, log *slog.Logger, cfg config) error {
 	var rotation atomic.Int64 // read by hooks and secret values during passes
 	password := func() string { return fmt.Sprintf("rpc-password-%d", rotation.Load()) }
 	apps := append(demoApps(cfg.image, cfg.stateDir, password), fillerApps(cfg.image, cfg.extraApps)...)
+	if cfg.checkInterval > 0 {
+		checkEvery(apps, cfg.checkInterval)
+	}
 
 	rt, err := podman.New(ctx, cfg.socket)
 	if err != nil {
@@ -281,4 +288,14 @@ func fillerApps(image string, n int) []skerry.App {
 		}
 	}
 	return apps
+}
+
+// checkEvery sets the check interval of every app and companion to d.
+func checkEvery(apps []skerry.App, d time.Duration) {
+	for i := range apps {
+		apps[i].Health.Interval = d
+		for j := range apps[i].Companions {
+			apps[i].Companions[j].Health.Interval = d
+		}
+	}
 }
