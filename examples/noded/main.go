@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	goruntime "runtime"
 	"runtime/pprof"
 	"sync/atomic"
 	"syscall"
@@ -54,6 +55,7 @@ func main() {
 		extra     = flag.Int("apps", 0, "also manage this many filler apps (busybox httpd), e.g. to measure the footprint")
 		verbose   = flag.Bool("v", false, "log every action")
 		profile   = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+		heap      = flag.String("memprofile", "", "write a heap profile to this file on exit (after a GC: the live heap)")
 		schedule  = flag.Bool("schedule-checks", true, "run the apps' exec checks from the daemon instead of podman's systemd timers (needs -events, off by default without; see skerry.Options.EngineExecChecks)")
 		shutdown  = flag.Duration("shutdown-timeout", skerry.DefaultShutdownTimeout, "how long a signalled daemon may take to exit")
 		every     = flag.Duration("check-interval", 0, "run every check (demo apps, companion, filler apps) at this interval (0: each app's own: the demo apps health's default, 5 s for the companion, 30 s for the filler apps)")
@@ -86,6 +88,26 @@ func main() {
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
+	if *heap != "" {
+		if err := writeHeapProfile(*heap); err != nil {
+			fmt.Fprintln(os.Stderr, "noded:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// writeHeapProfile writes the live heap's profile to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	goruntime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // isSet reports whether the flag name was given on the command line.

@@ -73,6 +73,14 @@ func (e *env) idle(ctx context.Context, apps int, window time.Duration, schedule
 	if err != nil {
 		return "", "", err
 	}
+	if *debugCgroups { // the daemon's GC trace, for the RSS
+		if f, err := os.Create("/share/perf-noded-stderr.log"); err == nil {
+			defer f.Close()
+			cmd.Stderr = f
+			cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1")
+			cmd.Args = append(cmd.Args, "-memprofile", "/share/perf-noded-heap.prof", "-cpuprofile", "/share/perf-noded-cpu.prof")
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		return "", "", err
 	}
@@ -125,6 +133,14 @@ func (e *env) idle(ctx context.Context, apps int, window time.Duration, schedule
 	who := "skerry, checks run by the daemon (default)"
 	if !scheduled {
 		who = "skerry, checks run by podman's timers (`-schedule-checks=false`)"
+	}
+	if *debugCgroups {
+		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+		for _, l := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(l, "Rss") || strings.HasPrefix(l, "Threads") {
+				who += ", " + strings.Join(strings.Fields(l), " ")
+			}
+		}
 	}
 	row = fmt.Sprintf("| %s | %.1f MB / %.1f MB | %.2f %% | %.2f %% | %s |", who, float64(rss0)/1024, float64(rss1)/1024, pct(daemonCPU, window), pct(session, window), e.podmanRSS())
 	return row, who + ": " + breakdownText(byCgroup, window), nil

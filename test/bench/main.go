@@ -52,7 +52,7 @@ var sectionNames = []string{"noop", "cold", "recovery", "footprint"}
 
 // diagnostics are sections that run only when -only names them: they explain a figure of the
 // record, they are not part of it.
-var diagnostics = []string{"checkcost"}
+var diagnostics = []string{"checkcost", "removecost"}
 
 func main() {
 	flag.Parse()
@@ -98,11 +98,12 @@ func run(ctx context.Context) error {
 		ns, coldN, burstN, burstKill, footN, *reps, *slow = []int{5, 10}, 5, 6, 2, 5, 3, 1
 	}
 	sections := map[string]func(context.Context) error{
-		"noop":      func(ctx context.Context) error { return e.noop(ctx, ns) },
-		"cold":      func(ctx context.Context) error { return e.cold(ctx, coldN) },
-		"recovery":  func(ctx context.Context) error { return e.recovery(ctx, burstN, burstKill) },
-		"footprint": func(ctx context.Context) error { return e.footprint(ctx, footN, *window) },
-		"checkcost": func(ctx context.Context) error { return e.checkCost(ctx, 50) },
+		"noop":       func(ctx context.Context) error { return e.noop(ctx, ns) },
+		"cold":       func(ctx context.Context) error { return e.cold(ctx, coldN) },
+		"recovery":   func(ctx context.Context) error { return e.recovery(ctx, burstN, burstKill) },
+		"footprint":  func(ctx context.Context) error { return e.footprint(ctx, footN, *window) },
+		"checkcost":  func(ctx context.Context) error { return e.checkCost(ctx, 50) },
+		"removecost": func(ctx context.Context) error { return e.removeCost(ctx, 100) },
 	}
 	for _, name := range append(sectionNames, diagnostics...) {
 		if (*only == "" && slices.Contains(diagnostics, name)) || (*only != "" && !slices.Contains(strings.Split(*only, ","), name)) {
