@@ -51,7 +51,6 @@ func usageUsec(cpuStat []byte) time.Duration {
 
 // cgroupKind names what runs in the cgroup at path, for the breakdown of the session's CPU.
 func cgroupKind(path, daemonCgroup string) string {
-	base := filepath.Base(path)
 	switch {
 	case daemonCgroup != "" && strings.HasPrefix(path, daemonCgroup):
 		return "daemon"
@@ -63,8 +62,12 @@ func cgroupKind(path, daemonCgroup string) string {
 		return "containers (apps, check processes)"
 	case strings.HasSuffix(path, "/init.scope") && strings.Contains(path, "/user@"):
 		return "systemd user manager"
-	case strings.HasSuffix(base, ".timer") || strings.Contains(base, "healthcheck") || (len(base) > 64 && strings.HasSuffix(base, ".service")):
-		return "podman's check timers (podman healthcheck run)"
+	case strings.HasSuffix(path, "/app.slice"):
+		// Its own usage is that of its children that ended in the window: the transient
+		// units in which podman's timers run `podman healthcheck run`.
+		return "transient units ended in the window (podman's timer checks)"
+	case strings.HasSuffix(path, "/dbus.service"):
+		return "D-Bus"
 	}
 	return "other"
 }
