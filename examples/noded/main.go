@@ -58,7 +58,7 @@ func main() {
 		heap      = flag.String("memprofile", "", "write a heap profile to this file on exit (after a GC: the live heap)")
 		schedule  = flag.Bool("schedule-checks", true, "run the apps' exec checks from the daemon instead of podman's systemd timers (needs -events, off by default without; see skerry.Options.EngineExecChecks)")
 		shutdown  = flag.Duration("shutdown-timeout", skerry.DefaultShutdownTimeout, "how long a signalled daemon may take to exit")
-		every     = flag.Duration("check-interval", 0, "run every check (demo apps, companion, filler apps) at this interval (0: each app's own: the demo apps health's default, 5 s for the companion, 30 s for the filler apps)")
+		every     = flag.Duration("check-interval", 0, "run every check (demo apps, companion, filler apps) at this interval (0: as written: health.DefaultInterval for the demo apps, 5 s for the companion, 30 s for the filler apps)")
 	)
 	flag.Parse()
 	if !*events && !isSet("schedule-checks") {
