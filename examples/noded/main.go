@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	goruntime "runtime"
 	"runtime/pprof"
 	"sync/atomic"
 	"syscall"
@@ -54,14 +55,16 @@ func main() {
 		extra     = flag.Int("apps", 0, "also manage this many filler apps (busybox httpd), e.g. to measure the footprint")
 		verbose   = flag.Bool("v", false, "log every action")
 		profile   = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+		heap      = flag.String("memprofile", "", "write a heap profile to this file on exit (after a GC: the live heap)")
 		schedule  = flag.Bool("schedule-checks", true, "run the apps' exec checks from the daemon instead of podman's systemd timers (needs -events, off by default without; see skerry.Options.EngineExecChecks)")
 		shutdown  = flag.Duration("shutdown-timeout", skerry.DefaultShutdownTimeout, "how long a signalled daemon may take to exit")
+		every     = flag.Duration("check-interval", 0, "run every check (demo apps, companion, filler apps) at this interval (0: as written: health.DefaultInterval for the demo apps, 5 s for the companion, 30 s for the filler apps)")
 	)
 	flag.Parse()
 	if !*events && !isSet("schedule-checks") {
 		*schedule = false // without the watchers, podman runs the checks
 	}
-	cfg := config{*socket, *image, *interval, *passes, *rotate, *stateDir, *uninstall, *events, *schedule, *extra, *shutdown}
+	cfg := config{*socket, *image, *interval, *passes, *rotate, *stateDir, *uninstall, *events, *schedule, *extra, *shutdown, *every}
 	if err := cfg.validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "noded:", err)
 		os.Exit(2)
@@ -85,6 +88,26 @@ func main() {
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
+	if *heap != "" {
+		if err := writeHeapProfile(*heap); err != nil {
+			fmt.Fprintln(os.Stderr, "noded:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// writeHeapProfile writes the live heap's profile to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	goruntime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // isSet reports whether the flag name was given on the command line.
@@ -115,6 +138,7 @@ type config struct {
 	schedule        bool
 	extraApps       int
 	shutdownTimeout time.Duration
+	checkInterval   time.Duration
 }
 
 // errUsage marks a bad flag: the daemon touched nothing.
@@ -134,6 +158,8 @@ func (c config) validate() error {
 		return bad("-rotate-every %d is negative", c.rotateEvery)
 	case c.extraApps < 0 || c.extraApps > 999:
 		return bad("-apps %d is outside 0..999", c.extraApps)
+	case c.checkInterval < 0:
+		return bad("-check-interval %v is negative", c.checkInterval)
 	case c.shutdownTimeout <= 0:
 		return bad("-shutdown-timeout %v is not positive", c.shutdownTimeout)
 	case !filepath.IsAbs(c.stateDir) || filepath.Clean(c.stateDir) != c.stateDir:
@@ -157,6 +183,9 @@ func run(ctx context.Context, log *slog.Logger, cfg config) error {
 	var rotation atomic.Int64 // read by hooks and secret values during passes
 	password := func() string { return fmt.Sprintf("rpc-password-%d", rotation.Load()) }
 	apps := append(demoApps(cfg.image, cfg.stateDir, password), fillerApps(cfg.image, cfg.extraApps)...)
+	if cfg.checkInterval > 0 {
+		checkEvery(apps, cfg.checkInterval)
+	}
 
 	rt, err := podman.New(ctx, cfg.socket)
 	if err != nil {
@@ -281,4 +310,14 @@ func fillerApps(image string, n int) []skerry.App {
 		}
 	}
 	return apps
+}
+
+// checkEvery sets the check interval of every app and companion to d.
+func checkEvery(apps []skerry.App, d time.Duration) {
+	for i := range apps {
+		apps[i].Health.Interval = d
+		for j := range apps[i].Companions {
+			apps[i].Companions[j].Health.Interval = d
+		}
+	}
 }

@@ -26,6 +26,7 @@ func TestFlagsAreValidatedFirst(t *testing.T) {
 		"unclean -state":              func(c *config) { c.stateDir = "/tmp/../etc" },
 		"empty -image":                func(c *config) { c.image = "" },
 		"zero -shutdown-timeout":      func(c *config) { c.shutdownTimeout = 0 },
+		"negative -check-interval":    func(c *config) { c.checkInterval = -time.Second },
 		"checks without the watchers": func(c *config) { c.events = false },
 	} {
 		c := good
@@ -33,5 +34,26 @@ func TestFlagsAreValidatedFirst(t *testing.T) {
 		if err := c.validate(); !errors.Is(err, errUsage) {
 			t.Errorf("%s: %v, want errUsage", name, err)
 		}
+	}
+}
+
+// -check-interval reaches every check: the demo apps', the companion's and the filler apps'.
+func TestCheckEveryReachesEveryCheck(t *testing.T) {
+	apps := append(demoApps("img", "/tmp/noded", func() string { return "pw" }), fillerApps("img", 3)...)
+	checkEvery(apps, 30*time.Second)
+	n := 0
+	for _, a := range apps {
+		if a.Health.Interval != 30*time.Second {
+			t.Errorf("%s: interval %v", a.Name, a.Health.Interval)
+		}
+		for _, c := range a.Companions {
+			n++
+			if c.Health.Interval != 30*time.Second {
+				t.Errorf("%s: interval %v", c.Name, c.Health.Interval)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no companion to check")
 	}
 }

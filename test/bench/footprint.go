@@ -22,30 +22,41 @@ import (
 // systemd running as many units.
 func (e *env) footprint(ctx context.Context, apps int, window time.Duration) error {
 	fmt.Fprintf(e.out, "## 4. Footprint of an idle node of %d apps, a check every 30 s\n\n", apps+2)
-	fmt.Fprintf(e.out, "Measured over %v of idle running, after the bring-up settled (5 s). Session CPU is all the CPU of the user's session over the window (`/sys/fs/cgroup/user.slice/user-%d.slice/cpu.stat`: the daemon, the podman API service, conmon, the checks, systemd's user manager and the apps), in %% of one core. skerry: `examples/noded -apps %d` (its 2 demo apps, a companion under systemd, %d filler apps), periodic passes every 30 s, events on. Quadlet + systemd: %d units as in section 2, podman's timers running the checks; no daemon, and no podman API service (nothing calls it).\n\n",
+	fmt.Fprintf(e.out, "Measured over %v of idle running, after the bring-up settled (5 s). Session CPU is all the CPU of the user's session over the window (`/sys/fs/cgroup/user.slice/user-%d.slice/cpu.stat`: the daemon, the podman API service, conmon, the checks, systemd's user manager and the apps), in %% of one core; when the daemon runs outside that cgroup (as the bench starts it), its CPU is added. The split by cgroup follows the table. skerry: `examples/noded -apps %d -check-interval 30s` (its 2 demo apps, a companion under systemd, %d filler apps; every check, the companion's included, every 30 s), periodic passes every 30 s, events on. Quadlet + systemd: %d units as in section 2, podman's timers running the checks; no daemon, and no podman API service (nothing calls it).\n\n",
 		window, os.Getuid(), apps, apps, apps+2)
 	fmt.Fprintf(e.out, "| node | daemon RSS at start / end of the window | daemon CPU | session CPU | podman API service RSS |\n|---|---|---|---|---|\n")
-	for _, scheduled := range []bool{true, false} {
-		row, err := e.idle(ctx, apps, window, scheduled)
+	var splits []string
+	rows := []bool{true, false} // checks scheduled by the daemon, then by podman's timers
+	if !*footPeers {
+		rows = rows[:1]
+	}
+	for _, scheduled := range rows {
+		row, split, err := e.idle(ctx, apps, window, scheduled)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(e.out, row)
+		splits = append(splits, split)
+	}
+	if !*footPeers {
+		fmt.Fprintf(e.out, "\nSession CPU by cgroup (%% of one core): %s\n\n", strings.Join(splits, "; "))
+		return nil
 	}
 	names := appNames("foot", apps+2)
 	_, err := e.quadletUp(ctx, names)
 	if err == nil {
 		time.Sleep(5 * time.Second)
-		var s0, s1 time.Duration
-		if s0, err = sessionCPU(); err == nil {
+		var s0, s1 map[string]time.Duration
+		if s0, err = cgroupUsage(sliceDir()); err == nil {
 			time.Sleep(window)
-			if s1, err = sessionCPU(); err == nil {
-				fmt.Fprintf(e.out, "| Quadlet + systemd, podman's timers | - | - | %.2f %% | %s |\n", pct(s1-s0, window), e.podmanRSS())
+			if s1, err = cgroupUsage(sliceDir()); err == nil {
+				fmt.Fprintf(e.out, "| Quadlet + systemd, podman's timers | - | - | %.2f %% | %s |\n", pct(s1[sliceDir()]-s0[sliceDir()], window), e.podmanRSS())
+				splits = append(splits, "Quadlet + systemd: "+breakdownText(breakdown(s0, s1, ""), window))
 			}
 		}
 	}
 	e.quadletDown(ctx, names)
-	fmt.Fprintln(e.out)
+	fmt.Fprintf(e.out, "\nSession CPU by cgroup (%% of one core; each cgroup's own usage, cgroups gone before the window's end not counted): %s\n\n", strings.Join(splits, "; "))
 	return err
 }
 
@@ -53,16 +64,25 @@ func pct(cpu, window time.Duration) float64 { return cpu.Seconds() / window.Seco
 
 // idle runs examples/noded with apps filler apps, waits for its first pass and for the
 // bring-up to settle, and measures it and the user's session over window. It returns a table
-// row.
-func (e *env) idle(ctx context.Context, apps int, window time.Duration, scheduled bool) (string, error) {
-	cmd := exec.CommandContext(ctx, *noded, "-apps", strconv.Itoa(apps), "-interval", "30s", "-rotate-every", "0",
+// row and the session's CPU by cgroup. When the daemon runs outside the session's cgroup (as
+// test/itest/env.sh's "run" starts it), its CPU is added to the session's.
+func (e *env) idle(ctx context.Context, apps int, window time.Duration, scheduled bool) (row, split string, err error) {
+	cmd := exec.CommandContext(ctx, *noded, "-apps", strconv.Itoa(apps), "-interval", "30s", "-check-interval", "30s", "-rotate-every", "0",
 		"-schedule-checks="+strconv.FormatBool(scheduled))
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", err
+		return "", "", err
+	}
+	if *debugCgroups { // the daemon's GC trace, for the RSS
+		if f, err := os.Create("/share/perf-noded-stderr.log"); err == nil {
+			defer f.Close()
+			cmd.Stderr = f
+			cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1")
+			cmd.Args = append(cmd.Args, "-memprofile", "/share/perf-noded-heap.prof", "-cpuprofile", "/share/perf-noded-cpu.prof")
+		}
 	}
 	if err := cmd.Start(); err != nil {
-		return "", err
+		return "", "", err
 	}
 	defer func() {
 		cmd.Process.Signal(os.Interrupt)
@@ -74,37 +94,56 @@ func (e *env) idle(ctx context.Context, apps int, window time.Duration, schedule
 	for sc.Scan() {
 		if strings.HasPrefix(sc.Text(), "pass 1 ") {
 			if !strings.Contains(sc.Text(), "converged=true") {
-				return "", fmt.Errorf("noded: %s", sc.Text())
+				return "", "", fmt.Errorf("noded: %s", sc.Text())
 			}
 			break
 		}
 	}
 	go io.Copy(io.Discard, stdout)
 	time.Sleep(5 * time.Second) // settle after the bring-up
+	daemonCgroup := procCgroup(cmd.Process.Pid)
+	if !strings.HasPrefix(daemonCgroup, sliceDir()+"/") {
+		daemonCgroup = "" // not in the session: added below
+	}
 	rss0, cpu0, err := procStat(cmd.Process.Pid)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	session0, err := sessionCPU()
+	session0, err := cgroupUsage(sliceDir())
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	time.Sleep(window)
 	rss1, cpu1, err := procStat(cmd.Process.Pid)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	session1, err := sessionCPU()
+	session1, err := cgroupUsage(sliceDir())
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	const ticksPerSec = 100
-	cpuPct := float64(cpu1-cpu0) / ticksPerSec / window.Seconds() * 100
+	daemonCPU := time.Duration(cpu1-cpu0) * time.Second / ticksPerSec
+	session := session1[sliceDir()] - session0[sliceDir()]
+	byCgroup := breakdown(session0, session1, daemonCgroup)
+	if daemonCgroup == "" {
+		session += daemonCPU
+		byCgroup["daemon"] += daemonCPU
+	}
 	who := "skerry, checks run by the daemon (default)"
 	if !scheduled {
 		who = "skerry, checks run by podman's timers (`-schedule-checks=false`)"
 	}
-	return fmt.Sprintf("| %s | %.1f MB / %.1f MB | %.2f %% | %.2f %% | %s |", who, float64(rss0)/1024, float64(rss1)/1024, cpuPct, pct(session1-session0, window), e.podmanRSS()), nil
+	if *debugCgroups {
+		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+		for _, l := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(l, "Rss") || strings.HasPrefix(l, "Threads") {
+				who += ", " + strings.Join(strings.Fields(l), " ")
+			}
+		}
+	}
+	row = fmt.Sprintf("| %s | %.1f MB / %.1f MB | %.2f %% | %.2f %% | %s |", who, float64(rss0)/1024, float64(rss1)/1024, pct(daemonCPU, window), pct(session, window), e.podmanRSS())
+	return row, who + ": " + breakdownText(byCgroup, window), nil
 }
 
 // removeManaged removes every managed container at once.
@@ -154,20 +193,4 @@ func procStat(pid int) (rssKB int64, cpuTicks int64, err error) {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return rssKB, ut + st, nil
-}
-
-// sessionCPU returns the CPU time used so far by the calling user's session slice.
-func sessionCPU() (time.Duration, error) {
-	path := fmt.Sprintf("/sys/fs/cgroup/user.slice/user-%d.slice/cpu.stat", os.Getuid())
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) == 2 && f[0] == "usage_usec" {
-			us, err := strconv.ParseInt(f[1], 10, 64)
-			return time.Duration(us) * time.Microsecond, err
-		}
-	}
-	return 0, fmt.Errorf("%s: no usage_usec", path)
 }

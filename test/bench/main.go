@@ -37,20 +37,27 @@ import (
 const image = "localhost/busybox:latest"
 
 var (
-	reps   = flag.Int("reps", 11, "repetitions of the fast measurements")
-	slow   = flag.Int("slow-reps", 3, "repetitions of the slow ones (bring-ups, bursts)")
-	noded  = flag.String("noded", "/share/bin/noded", "the example daemon's binary, for the footprint")
-	quick  = flag.Bool("quick", false, "smaller N and fewer repetitions, to try the command out")
-	only   = flag.String("only", "", "run only these sections, comma-separated: "+strings.Join(sectionNames, ", "))
-	logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	reps         = flag.Int("reps", 11, "repetitions of the fast measurements")
+	slow         = flag.Int("slow-reps", 3, "repetitions of the slow ones (bring-ups, bursts)")
+	noded        = flag.String("noded", "/share/bin/noded", "the example daemon's binary, for the footprint")
+	quick        = flag.Bool("quick", false, "smaller N and fewer repetitions, to try the command out")
+	footPeers    = flag.Bool("footprint-peers", true, "footprint: also measure the node with podman's timers and Quadlet + systemd (false: skerry's default row only, to try a change out; no record)")
+	debugCgroups = flag.Bool("debug-cgroups", false, "footprint: name every cgroup of the breakdown's \"other\"")
+	window       = flag.Duration("window", time.Minute, "footprint: the idle window measured")
+	only         = flag.String("only", "", "run only these sections, comma-separated: "+strings.Join(sectionNames, ", "))
+	logger       = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 )
 
 var sectionNames = []string{"noop", "cold", "recovery", "footprint"}
 
+// diagnostics are sections that run only when -only names them: they explain a figure of the
+// record, they are not part of it.
+var diagnostics = []string{"checkcost", "removecost"}
+
 func main() {
 	flag.Parse()
 	for _, s := range strings.Split(*only, ",") {
-		if s != "" && !slices.Contains(sectionNames, s) {
+		if s != "" && !slices.Contains(sectionNames, s) && !slices.Contains(diagnostics, s) {
 			fmt.Fprintf(os.Stderr, "bench: -only: unknown section %q (known: %s)\n", s, strings.Join(sectionNames, ", "))
 			os.Exit(2)
 		}
@@ -91,13 +98,15 @@ func run(ctx context.Context) error {
 		ns, coldN, burstN, burstKill, footN, *reps, *slow = []int{5, 10}, 5, 6, 2, 5, 3, 1
 	}
 	sections := map[string]func(context.Context) error{
-		"noop":      func(ctx context.Context) error { return e.noop(ctx, ns) },
-		"cold":      func(ctx context.Context) error { return e.cold(ctx, coldN) },
-		"recovery":  func(ctx context.Context) error { return e.recovery(ctx, burstN, burstKill) },
-		"footprint": func(ctx context.Context) error { return e.footprint(ctx, footN, time.Minute) },
+		"noop":       func(ctx context.Context) error { return e.noop(ctx, ns) },
+		"cold":       func(ctx context.Context) error { return e.cold(ctx, coldN) },
+		"recovery":   func(ctx context.Context) error { return e.recovery(ctx, burstN, burstKill) },
+		"footprint":  func(ctx context.Context) error { return e.footprint(ctx, footN, *window) },
+		"checkcost":  func(ctx context.Context) error { return e.checkCost(ctx, 50) },
+		"removecost": func(ctx context.Context) error { return e.removeCost(ctx, 100) },
 	}
-	for _, name := range sectionNames {
-		if *only != "" && !slices.Contains(strings.Split(*only, ","), name) {
+	for _, name := range append(sectionNames, diagnostics...) {
+		if (*only == "" && slices.Contains(diagnostics, name)) || (*only != "" && !slices.Contains(strings.Split(*only, ","), name)) {
 			continue
 		}
 		if err := sections[name](ctx); err != nil {

@@ -6,6 +6,10 @@
 #
 #   bash test/bench/run.sh [-quick] [-only noop,cold,recovery,footprint,size,pure]
 #
+# -only checkcost and -only removecost run diagnostic sections, never part of the record: what
+# one exec check costs the session by path (REST health check, plain REST exec, podman
+# healthcheck run), and how long the removal of 100 running containers takes by path.
+#
 # With -only or -quick the tables go to stdout and BENCHMARKS.md is left alone (a partial or
 # quick run is no record). Like test/itest/run.sh it holds /tmp/skerry-itest.lock for its
 # whole run, so it never shares the environment with another user (callers queue).
@@ -34,9 +38,9 @@ while [ $# -gt 0 ]; do
 done
 wants() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 inner=""
-for s in noop cold recovery footprint; do wants $s && inner="${inner:+$inner,}$s"; done
+for s in noop cold recovery footprint checkcost removecost; do [[ $s == *cost ]] && [ -z "$only" ] && continue; wants $s && inner="${inner:+$inner,}$s"; done
 for s in $(echo "$only" | tr , ' '); do
-  case $s in noop|cold|recovery|footprint|size|pure) ;; *) echo "bench: -only: unknown section $s"; exit 2 ;; esac
+  case $s in noop|cold|recovery|footprint|checkcost|removecost|size|pure) ;; *) echo "bench: -only: unknown section $s"; exit 2 ;; esac
 done
 
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (systemd-nspawn)"; exit 1; }

@@ -1,0 +1,87 @@
+//go:build remote && containers_image_openpgp && exclude_graphdriver_btrfs
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/skerry-dev/skerry/runtime"
+)
+
+// removeCost measures the removal of n running busybox httpd containers (which ignore SIGTERM,
+// so every stop waits its 1 s StopTimeout) along three paths: stop then remove each, all at
+// once (what an uninstall does); one forced remove each (podman stops with the container's own
+// StopTimeout), all at once; and stop then remove with at most 8 at a time. It is a diagnostic
+// section (not in the default run).
+func (e *env) removeCost(ctx context.Context, n int) error {
+	fmt.Fprintf(e.out, "## Removal of %d running containers (StopTimeout 1 s, SIGTERM ignored)\n\n| path | wall | session CPU | by cgroup |\n|---|---|---|---|\n", n)
+	names := appNames("rmcost", n)
+	stopRemove := func(name string) {
+		e.rt.Runtime.Stop(ctx, name, time.Second)
+		e.rt.Runtime.Remove(ctx, name, runtime.RemoveOptions{Force: true, Volumes: true})
+	}
+	forced := func(name string) { e.rt.Runtime.Remove(ctx, name, runtime.RemoveOptions{Force: true, Volumes: true}) }
+	for _, p := range []struct {
+		label string
+		one   func(string)
+		limit int
+	}{
+		{"stop, then remove (volumes too), all at once", stopRemove, n},
+		{"forced remove (volumes too), all at once", forced, n},
+		{"stop, then remove, 8 at a time", stopRemove, 8},
+	} {
+		if err := e.startContainers(ctx, names); err != nil {
+			return err
+		}
+		time.Sleep(2 * time.Second)
+		t0, err := cgroupUsage(sliceDir())
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		sem := make(chan struct{}, p.limit)
+		var wg sync.WaitGroup
+		for _, name := range names {
+			sem <- struct{}{}
+			wg.Go(func() { defer func() { <-sem }(); p.one(name) })
+		}
+		wg.Wait()
+		wall := time.Since(start)
+		t1, err := cgroupUsage(sliceDir())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.out, "| %s | %s ms | %s ms | %s |\n", p.label, ms(wall), ms(t1[sliceDir()]-t0[sliceDir()]), msText(breakdown(t0, t1, "")))
+	}
+	fmt.Fprintln(e.out)
+	return nil
+}
+
+// startContainers creates and starts a bench container per name, 8 at a time.
+func (e *env) startContainers(ctx context.Context, names []string) error {
+	errs := make(chan error, len(names))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for _, name := range names {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			cs := benchApp(name).Container
+			cs.Name = name
+			cs.Labels = map[string]string{runtime.LabelManaged: "true", runtime.LabelApp: name}
+			if err := e.rt.Runtime.Create(ctx, cs); err != nil {
+				errs <- err
+				return
+			}
+			if err := e.rt.Runtime.Start(ctx, name); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
