@@ -200,6 +200,7 @@ func (c *campaign) networkInUseUninstall() {
 	c.check(fault + " (the pass after the user's container was removed)")
 
 	crash := fault + " (then the state a SIGKILL between the container's and the network's removal leaves)"
+	sh("podman", "network", "rm", "-f", netName) // left only if a check above failed
 	if _, err := sh("podman", "network", "create", "--label", runtime.LabelManaged+"=true", "--label", runtime.LabelApp+"="+btcApp, netName); err != nil {
 		c.t.Fatalf("[seed %d] %s: %v", c.seed, crash, err)
 	}
