@@ -26,9 +26,9 @@ type campaign struct {
 	netUser string
 
 	faults, converged int
-	// netWindows counts the SIGKILLs that left btc's network without its container (between
-	// the container's removal and the network's in an uninstall, or between the network's
-	// creation and the container's in a bring-up).
+	// netWindows counts the SIGKILLs of an uninstall or a bring-up that left btc's network
+	// without its container (between the container's removal and the network's in an
+	// uninstall, or between the network's creation and the container's in a bring-up).
 	netWindows int
 	violations []string
 }
@@ -247,17 +247,30 @@ func (c *campaign) sigkill(i int, phase string, max time.Duration) {
 		c.installed = false
 	}
 	delay := time.Duration(c.rng.Int64N(int64(max)))
+	if phase == "uninstall" && i/len(killPhases)%2 == 0 {
+		// Every other uninstall is killed when podman reports btc's container removed: aimed at
+		// the window before its network's removal, which a random delay rarely hits.
+		c.killAtBtcRemoval(cfg)
+		return
+	}
 	fault := c.nextFault(fmt.Sprintf("SIGKILL %v into %s", delay.Round(time.Millisecond), phase))
 	d := c.start(cfg)
 	time.Sleep(delay)
 	d.kill()
+	c.afterSigkill(fault, phase)
+}
+
+// afterSigkill checks what a SIGKILL into phase left on disk and recovers.
+func (c *campaign) afterSigkill(fault, phase string) {
 	for _, msg := range afterKill() {
 		c.violate(fault, msg)
 	}
 	switch {
 	case phase == "rollback":
 		c.recoverRollback(fault)
-	case !netWindow():
+	case phase != "uninstall" && phase != "bring-up" || !netWindow():
+		// (An upgrade has btc's network without a container named btc between the old one's
+		// rename to .PREV and the new one's creation: not a network window.)
 		c.recover(fault)
 	case phase == "uninstall":
 		// The node a real daemon restarts after a crash in this window no longer supervises the
