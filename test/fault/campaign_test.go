@@ -22,9 +22,15 @@ type campaign struct {
 	markers  map[string]string
 	// installed: the node's apps are desired (false after an uninstall).
 	installed bool
+	// netUser is the container the test attached to btc's network by hand ("": none).
+	netUser string
 
 	faults, converged int
-	violations        []string
+	// netWindows counts the SIGKILLs of an uninstall or a bring-up that left btc's network
+	// without its container (between the container's removal and the network's in an
+	// uninstall, or between the network's creation and the container's in a bring-up).
+	netWindows int
+	violations []string
 }
 
 func envInt(name string, def int) int {
@@ -43,6 +49,7 @@ func newCampaign(t *testing.T) *campaign {
 	c := &campaign{t: t, began: time.Now(), seed: seed, rng: rand.New(rand.NewPCG(seed, 0x5eed)), rel: 1, password: "pw"}
 	wipe()
 	t.Cleanup(wipe)
+	noteForeignNetworks()
 	return c
 }
 
@@ -54,7 +61,7 @@ func (c *campaign) config() childConfig {
 }
 
 func (c *campaign) want() want {
-	return want{installed: c.installed, release: c.release(), uiRelease: c.release(), password: c.password + "-0", markers: c.markers}
+	return want{installed: c.installed, release: c.release(), uiRelease: c.release(), password: c.password + "-0", markers: c.markers, netUser: c.netUser}
 }
 
 func (c *campaign) violate(fault, msg string) {
@@ -116,8 +123,9 @@ func (c *campaign) recover(fault string) {
 	}
 }
 
-// uninstall runs the daemon's uninstall to its end (restarted when it fails) and checks.
-func (c *campaign) uninstall(fault string) {
+// uninstall runs the daemon's uninstall to its end (restarted when it fails), checks, and
+// returns the last daemon.
+func (c *campaign) uninstall(fault string) *daemon {
 	cfg := c.config()
 	cfg.Mode = "uninstall"
 	deadline := time.Now().Add(60 * time.Second)
@@ -130,12 +138,12 @@ func (c *campaign) uninstall(fault string) {
 			if !c.check(fault) {
 				c.t.Logf("the uninstall's output:\n%s", d.tail(10))
 			}
-			return
+			return d
 		}
 		if time.Now().After(deadline) {
 			c.violate(fault, "the uninstall did not complete:\n"+d.tail(10))
 			c.check(fault)
-			return
+			return d
 		}
 		time.Sleep(time.Second)
 	}
@@ -239,18 +247,64 @@ func (c *campaign) sigkill(i int, phase string, max time.Duration) {
 		c.installed = false
 	}
 	delay := time.Duration(c.rng.Int64N(int64(max)))
+	if phase == "uninstall" && i/len(killPhases)%2 == 0 {
+		// Every other uninstall is killed when podman reports btc's container removed: aimed at
+		// the window before its network's removal, which a random delay rarely hits.
+		c.killAtBtcRemoval(cfg)
+		return
+	}
 	fault := c.nextFault(fmt.Sprintf("SIGKILL %v into %s", delay.Round(time.Millisecond), phase))
 	d := c.start(cfg)
 	time.Sleep(delay)
 	d.kill()
+	c.afterSigkill(fault, phase)
+}
+
+// afterSigkill checks what a SIGKILL into phase left on disk and recovers.
+func (c *campaign) afterSigkill(fault, phase string) {
 	for _, msg := range afterKill() {
 		c.violate(fault, msg)
 	}
-	if phase == "rollback" {
+	switch {
+	case phase == "rollback":
 		c.recoverRollback(fault)
-		return
+	case phase != "uninstall" && phase != "bring-up" || !netWindow():
+		// (An upgrade has btc's network without a container named btc between the old one's
+		// rename to .PREV and the new one's creation: not a network window.)
+		c.recover(fault)
+	case phase == "uninstall":
+		// The node a real daemon restarts after a crash in this window no longer supervises the
+		// app: its first pass must remove the network.
+		c.netWindows++
+		c.t.Logf("%s: hit the window between %s's container removal and its network's", fault, btcApp)
+		c.idle(fault, "the first pass of a daemon that supervises no app")
+	default:
+		c.netWindows++
+		c.t.Logf("%s: hit the window between %s's network creation and its container's", fault, btcApp)
+		c.recover(fault)
 	}
-	c.recover(fault)
+}
+
+// netWindow reports whether btc's network exists without btc's container.
+func netWindow() bool {
+	if _, err := sh("podman", "network", "exists", netName); err != nil {
+		return false
+	}
+	_, err := sh("podman", "container", "exists", btcApp)
+	return err != nil
+}
+
+// idle runs a daemon that supervises no app until a pass converges, stops it and checks the
+// uninstalled node.
+func (c *campaign) idle(fault, what string) {
+	cfg := c.config()
+	cfg.Mode = "idle"
+	d, ok := c.converge(fault+" ("+what+")", cfg, 30*time.Second)
+	c.stop(fault, d)
+	if ok {
+		c.converged++
+	}
+	c.check(fault + " (after " + what + ")")
 }
 
 // recoverRollback restarts the daemon on the bad release: the node must stay on (or come back
@@ -308,8 +362,8 @@ func TestFaultCampaign(t *testing.T) {
 		f()
 	}
 	took := time.Since(start).Round(time.Second)
-	summary := fmt.Sprintf("fault campaign: seed=%d faults=%d (SIGKILLs %d) converged=%d invariant violations=%d in %v",
-		c.seed, c.faults, kills, c.converged, len(c.violations), took)
+	summary := fmt.Sprintf("fault campaign: seed=%d faults=%d (SIGKILLs %d, %d in a network window) converged=%d invariant violations=%d in %v",
+		c.seed, c.faults, kills, c.netWindows, c.converged, len(c.violations), took)
 	fmt.Println(summary)
 	t.Log(summary)
 	if kills < n || len(specials) > 0 && time.Since(start) > budget {

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -30,12 +31,15 @@ import (
 
 // The node the child daemon keeps: two apps (btc with a rendered config holding a rotating
 // password, lnd waiting for a healthy btc), each with a named volume, and btc's companion UI.
+// btc owns the network netName (orchestrator.App.Networks); btc, lnd and the companion join it
+// by name, and the companion reaches btc by its name on it.
 const (
 	goodImage = "localhost/busybox:latest"
 	btcApp    = "fault-btc"
 	lndApp    = "fault-lnd"
 	uiName    = "fault-btc-ui"
 	uiUnit    = uiName + ".service"
+	netName   = "fault-net"
 	badRel    = "bad" // a release whose check never passes: no server listens
 	// passTimeout bounds one pass; shutdownBound is what a SIGTERM may take: the supervisor's
 	// shutdown timeout and the process's exit.
@@ -46,13 +50,14 @@ const (
 
 var apps = []string{btcApp, lndApp}
 
-// childEnv is the environment variable that makes the test binary the daemon: "run" or
-// "uninstall".
+// childEnv is the environment variable that makes the test binary the daemon: "run",
+// "uninstall", or "idle" (a daemon that supervises no app: what a node runs once its apps are
+// uninstalled; its passes sweep what an uninstall left).
 const childEnv = "SKERRY_FAULT_CHILD"
 
 // childConfig is what the parent hands the daemon (as environment variables).
 type childConfig struct {
-	Mode      string // "run" or "uninstall"
+	Mode      string // "run", "uninstall" or "idle"
 	Image     string // the image of apps and companion
 	Release   string // the apps' release (RELEASE in their environment); badRel never gets healthy
 	UIRelease string // the companion's release
@@ -120,6 +125,10 @@ func runChild(cfg childConfig) int {
 	var sup *skerry.Supervisor
 	var upgrades sync.WaitGroup
 	defer upgrades.Wait()
+	supervised := nodeApps(cfg.Image, cfg.Release, password, uiSpec(cfg.Image, cfg.UIRelease))
+	if cfg.Mode == "idle" {
+		supervised = nil
+	}
 	sup, err = skerry.New(rt, units, skerry.Options{
 		Interval: time.Second, ShutdownTimeout: skerry.DefaultShutdownTimeout, PassTimeout: passTimeout,
 		// The supervisor runs the exec checks unless told to leave them to podman's timers
@@ -148,16 +157,21 @@ func runChild(cfg childConfig) int {
 				})
 			}
 		},
-	}, nodeApps(cfg.Image, cfg.Release, password, uiSpec(cfg.Image, cfg.UIRelease))...)
+	}, supervised...)
 	if err != nil {
 		return fail("supervisor", err)
 	}
 	if cfg.Mode == "uninstall" {
 		for _, a := range []string{lndApp, btcApp} { // dependants first
-			if _, err := sup.Uninstall(ctx, a, orchestrator.UninstallOptions{}); err != nil {
+			rep, err := sup.Uninstall(ctx, a, orchestrator.UninstallOptions{})
+			if err != nil {
 				return fail("uninstall "+a, err)
 			}
-			fmt.Println("uninstalled", a)
+			var reasons []string
+			for _, r := range rep.Apps {
+				reasons = append(reasons, r.Reason)
+			}
+			fmt.Printf("uninstalled %s: %s\n", a, strings.Join(reasons, "; "))
 		}
 		fmt.Println("uninstall done")
 		return 0
@@ -196,7 +210,10 @@ func nodeApps(image, rel string, password func() string, ui ...companion.Spec) [
 		}
 	}
 	confDir := filepath.Dir(confPath())
+	onNet := runtime.Network{Mode: runtime.NetworkNamed, Name: netName}
 	btc := web(btcApp, 18432)
+	btc.Networks = []orchestrator.Network{{Name: netName}}
+	btc.Container.Network = onNet
 	btc.Container.Mounts = append(btc.Container.Mounts, runtime.Mount{Type: runtime.MountBind, Source: confDir, Target: "/etc/bitcoin", ReadOnly: true})
 	btc.Hooks = []hooks.Hook{
 		hooks.Func(func(context.Context) (bool, error) { return false, os.MkdirAll(confDir, 0o755) }),
@@ -209,6 +226,7 @@ func nodeApps(image, rel string, password func() string, ui ...companion.Spec) [
 	}
 	lnd := web(lndApp, 19835)
 	lnd.DependsOn = []orchestrator.Dependency{{App: btcApp, Condition: orchestrator.Healthy}}
+	lnd.Container.Network = onNet
 	return []skerry.App{{App: btc, Companions: ui}, {App: lnd}}
 }
 
@@ -220,6 +238,7 @@ func uiSpec(image, rel string) companion.Spec {
 		Command:     []string{"httpd", "-f", "-p", "13102", "-h", "/www"},
 		Env:         map[string]string{"RELEASE": rel},
 		Ports:       []runtime.Port{{HostIP: "127.0.0.1", HostPort: 13102, ContainerPort: 13102}},
+		Network:     runtime.Network{Mode: runtime.NetworkNamed, Name: netName},
 		Health:      health.Check{Exec: []string{"wget", "-q", "-O-", "http://127.0.0.1:13102/"}, Interval: 2 * time.Second, Timeout: time.Second},
 		RestartSec:  time.Second,
 		StopTimeout: time.Second,

@@ -3,7 +3,12 @@
 // SIGKILLed at seeded random moments over bring-up, config rotation, upgrade (with rollback) and
 // uninstall, restarted with a release that cannot start, and run through podman and D-Bus
 // outages, daemon-reload storms and a read-only unit directory; after each fault the node's
-// invariants are checked. A second test sends SIGTERM at random moments and checks the daemon's
+// invariants are checked. One app owns a network (orchestrator.App.Networks) that the other app
+// and its companion join by name: it must exist with skerry's labels while its app is installed
+// and be gone after an uninstall (kept while a container the test attached by hand uses it, and
+// removed by the next pass once free); a SIGKILL between the app's container removal and its
+// network's (hit at random, and made by hand) must converge at the first pass of a daemon that
+// no longer supervises the app. A second test sends SIGTERM at random moments and checks the daemon's
 // shutdown bound. They need the integration environment and build tags:
 //
 //	sudo ITEST_PKGS='test/fault$' ITEST_SKIP_NODED=1 bash test/itest/run.sh

@@ -37,13 +37,17 @@ func unitDir() string { return filepath.Join(os.Getenv("HOME"), ".config", "cont
 
 // ctr is a container as `podman ps -a --format json` lists it.
 type ctr struct {
-	ID     string            `json:"Id"`
-	Names  []string          `json:"Names"`
-	State  string            `json:"State"`
-	Labels map[string]string `json:"Labels"`
+	ID       string            `json:"Id"`
+	Names    []string          `json:"Names"`
+	State    string            `json:"State"`
+	Labels   map[string]string `json:"Labels"`
+	Networks []string          `json:"Networks"`
 }
 
 func (c ctr) named(n string) bool { return slices.Contains(c.Names, n) }
+
+// onNet says, for a violation, whether c is attached to the node's network.
+func (c ctr) onNet() bool { return slices.Contains(c.Networks, netName) }
 
 func containers() ([]ctr, error) {
 	out, err := sh("podman", "ps", "-a", "--format", "json")
@@ -63,6 +67,9 @@ type want struct {
 	// held: the apps' desired release failed; they may carry the record of it (<app>.FAILED).
 	held    bool
 	markers map[string]string
+	// netUser is a container the test attached to netName by hand: while it exists, an
+	// uninstalled btc's network must be kept (podman refuses to remove a network in use).
+	netUser string
 }
 
 var (
@@ -116,6 +123,9 @@ func checkNode(w want) []string {
 			if _, err := sh("podman", "healthcheck", "run", app); err != nil {
 				bad("%s: not healthy: %v", app, err)
 			}
+			if !mine[0].onNet() {
+				bad("%s: container on networks %v, want on %s", app, mine[0].Networks, netName)
+			}
 		}
 		if m := w.markers[app]; m != "" {
 			mp, err := sh("podman", "volume", "inspect", "--format", "{{.Mountpoint}}", volumeOf(app))
@@ -126,6 +136,7 @@ func checkNode(w want) []string {
 		}
 	}
 	v = append(v, checkCompanion(w, cs)...)
+	v = append(v, checkNetworks(w, cs)...)
 	v = append(v, checkRendered(w)...)
 	// Units: nothing of an uninstalled companion, no health-check timer or service of a
 	// container that is not running.
@@ -193,8 +204,15 @@ func checkCompanion(w want, cs []ctr) []string {
 	}
 	if len(mine) != 1 || mine[0].State != "running" {
 		bad("companion: %d containers (%v), want 1 running", len(mine), mine)
-	} else if rel := envOf(uiName, "RELEASE"); rel != w.uiRelease {
+		return v
+	}
+	if rel := envOf(uiName, "RELEASE"); rel != w.uiRelease {
 		bad("companion on release %q, want %q", rel, w.uiRelease)
+	}
+	if !mine[0].onNet() {
+		bad("companion on networks %v, want on %s", mine[0].Networks, netName)
+	} else if out, err := sh("podman", "exec", uiName, "wget", "-q", "-O-", fmt.Sprintf("http://%s:18432/", btcApp)); err != nil {
+		bad("companion cannot reach %s by name on %s: %v (%s)", btcApp, netName, err, out)
 	}
 	return v
 }
@@ -212,6 +230,78 @@ func unitFileProblem() string {
 		return fmt.Sprintf("companion unit file incomplete or not on %s (%v): %q", goodImage, err, s)
 	}
 	return ""
+}
+
+// network is a network as `podman network ls --format json` lists it.
+type network struct {
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels"`
+}
+
+func networks() ([]network, error) {
+	out, err := sh("podman", "network", "ls", "--format", "json")
+	if err != nil {
+		return nil, err
+	}
+	var ns []network
+	return ns, json.Unmarshal([]byte(out), &ns)
+}
+
+// foreignNetworks are the managed networks that were on the node before the campaign began
+// (another test's): the campaign does not judge them.
+var foreignNetworks = map[string]bool{}
+
+// noteForeignNetworks records the managed networks already on the node.
+func noteForeignNetworks() {
+	ns, _ := networks()
+	for _, n := range ns {
+		if n.Labels[runtime.LabelManaged] == "true" && n.Name != netName {
+			foreignNetworks[n.Name] = true
+		}
+	}
+}
+
+// checkNetworks checks btc's network: it exists with skerry's labels (io.skerry.managed=true,
+// io.skerry.app=btc) while btc is installed, or while a container the test attached by hand
+// (w.netUser) still uses it; otherwise it is gone. No other managed network lingers.
+func checkNetworks(w want, cs []ctr) []string {
+	var v []string
+	bad := func(format string, args ...any) { v = append(v, fmt.Sprintf(format, args...)) }
+	ns, err := networks()
+	if err != nil {
+		return []string{"cannot list networks: " + err.Error()}
+	}
+	var mine *network
+	for i, n := range ns {
+		switch {
+		case n.Name == netName:
+			mine = &ns[i]
+		case n.Labels[runtime.LabelManaged] == "true" && !foreignNetworks[n.Name]:
+			bad("stray managed network %s (labels %v): no app of the node owns it", n.Name, n.Labels)
+		}
+	}
+	users := func() []string {
+		var on []string
+		for _, c := range cs {
+			if c.onNet() {
+				on = append(on, fmt.Sprintf("%v (%s)", c.Names, c.State))
+			}
+		}
+		return on
+	}
+	kept := w.netUser != "" && slices.ContainsFunc(cs, func(c ctr) bool { return c.named(w.netUser) && c.onNet() })
+	switch {
+	case mine == nil && w.installed:
+		bad("network %s of installed %s is missing", netName, btcApp)
+	case mine == nil && kept:
+		bad("network %s of uninstalled %s was removed while %s is attached to it", netName, btcApp, w.netUser)
+	case mine == nil:
+	case !w.installed && !kept:
+		bad("network %s of uninstalled %s remains (labels %v), attached: %v", netName, btcApp, mine.Labels, users())
+	case mine.Labels[runtime.LabelManaged] != "true" || mine.Labels[runtime.LabelApp] != btcApp:
+		bad("network %s has labels %v, want %s=true %s=%s", netName, mine.Labels, runtime.LabelManaged, runtime.LabelApp, btcApp)
+	}
+	return v
 }
 
 // checkRendered checks btc's rendered config: complete when present (required when installed),
@@ -290,6 +380,8 @@ func wipe() {
 	for _, n := range append(slices.Clone(apps), uiName) {
 		sh("podman", "rm", "-f", "-i", "-t", "0", n, n+".PREV", n+".FAILED")
 	}
+	sh("podman", "rm", "-f", "-i", "-t", "0", userCtr)
+	sh("podman", "network", "rm", "-f", netName)
 	for _, app := range apps {
 		sh("podman", "volume", "rm", "-f", volumeOf(app))
 	}

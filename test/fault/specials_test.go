@@ -5,15 +5,21 @@ package fault_test
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/skerry-dev/skerry/runtime"
 )
 
 // specials are the faults other than SIGKILLs; each needs an installed node and recovers from
 // itself. The last one uninstalls.
 func (c *campaign) specials() []func() {
-	return []func(){c.cannotStart, c.podmanOutage, c.busRestart, c.reloadStorm, c.readOnlyUnitDir, c.containerGoneUninstall}
+	return []func(){c.cannotStart, c.podmanOutage, c.busRestart, c.reloadStorm, c.readOnlyUnitDir, c.networkInUseUninstall, c.containerGoneUninstall}
 }
+
+// userCtr is a user's container the test attaches to btc's network by hand.
+const userCtr = "fault-user"
 
 // randDelay is a random delay in [lo, hi).
 func (c *campaign) randDelay(lo, hi time.Duration) time.Duration {
@@ -147,4 +153,56 @@ func (c *campaign) containerGoneUninstall() {
 	}
 	c.installed = false
 	c.uninstall(fault)
+}
+
+// networkInUseUninstall uninstalls while a user's container is attached to btc's network: the
+// uninstall completes and keeps the network (and says so); a daemon that supervises no app keeps
+// it while the container is there and removes it at its next pass once the container is gone.
+// Then it makes by hand the state a SIGKILL between btc's container removal and its network's
+// leaves (the network, labeled as btc's, and nothing else): a new daemon's first pass must
+// remove it.
+func (c *campaign) networkInUseUninstall() {
+	fault := c.nextFault("uninstall while a user's container is attached to " + netName)
+	if _, err := sh("podman", "run", "-d", "--name", userCtr, "--network", netName, goodImage, "sleep", "600"); err != nil {
+		c.t.Fatalf("[seed %d] %s: %v", c.seed, fault, err)
+	}
+	c.netUser, c.installed = userCtr, false
+	d := c.uninstall(fault)
+	if want := "networks kept while in use: " + netName; !slices.ContainsFunc(d.linesSince(d.started), func(s string) bool {
+		return strings.HasPrefix(s, "uninstalled "+btcApp) && strings.Contains(s, want)
+	}) {
+		c.violate(fault, fmt.Sprintf("the uninstall of %s did not report %q:\n%s", btcApp, want, d.tail(6)))
+	}
+	cfg := c.config()
+	cfg.Mode = "idle"
+	d, ok := c.converge(fault+" (idle daemon, network in use)", cfg, 30*time.Second)
+	if ok {
+		c.converged++
+	}
+	c.check(fault + " (a pass while the network is in use)")
+	if _, err := sh("podman", "rm", "-f", "-t", "0", userCtr); err != nil {
+		c.t.Fatalf("[seed %d] %s: %v", c.seed, fault, err)
+	}
+	c.netUser = ""
+	// The second pass that ends after the removal began after it.
+	passes := 0
+	if _, ok := d.waitLine(time.Now(), 30*time.Second, func(s string) bool {
+		if isConverged(s) {
+			passes++
+		}
+		return passes == 2
+	}); ok {
+		c.converged++
+	} else {
+		c.violate(fault, "the idle daemon did not converge twice within 30 s after the network was freed:\n"+d.tail(6))
+	}
+	c.stop(fault, d)
+	c.check(fault + " (the pass after the user's container was removed)")
+
+	crash := fault + " (then the state a SIGKILL between the container's and the network's removal leaves)"
+	sh("podman", "network", "rm", "-f", netName) // left only if a check above failed
+	if _, err := sh("podman", "network", "create", "--label", runtime.LabelManaged+"=true", "--label", runtime.LabelApp+"="+btcApp, netName); err != nil {
+		c.t.Fatalf("[seed %d] %s: %v", c.seed, crash, err)
+	}
+	c.idle(crash, "the first pass of a new daemon that supervises no app")
 }
