@@ -59,7 +59,7 @@ func (m *Manager) installApp(ctx context.Context, app string, tags bool) (bool, 
 	if err != nil {
 		return false, err
 	}
-	var moved map[string]string
+	var moved map[string]bool
 	if tags {
 		moved = m.movedTags(ctx, items, true)
 	}

@@ -81,7 +81,7 @@ type step struct {
 // registered units are started, or restarted onto their new file. It never stops at a failing
 // unit. Registered companions named in moved (see tags.go) whose unit runs are restarted onto
 // the new image of their tag. It reports whether the file of a registered companion changed.
-func (m *Manager) apply(ctx context.Context, items []item, moved map[string]string) ([]UnitReport, bool) {
+func (m *Manager) apply(ctx context.Context, items []item, moved map[string]bool) ([]UnitReport, bool) {
 	steps := make([]*step, len(items))
 	for i, it := range items {
 		s := &step{item: it, rep: UnitReport{App: it.app, Unit: it.unit()}}
@@ -125,7 +125,7 @@ func (m *Manager) apply(ctx context.Context, items []item, moved map[string]stri
 			}
 		}
 		s.rep.Err = m.writeKept(s)
-		if _, ok := moved[s.name]; ok && s.rep.Err == nil && s.st.Active() {
+		if moved[s.name] && s.rep.Err == nil && s.st.Active() {
 			s.restart, s.rep.TagMoved = true, true // onto what its tag names now (tags.go)
 		}
 		reload = reload || s.rewritten || !s.st.Loaded() || s.st.NeedDaemonReload

@@ -61,7 +61,7 @@ func (m *Manager) reconcile(ctx context.Context, in func(name, app string) bool,
 	if err != nil {
 		return []UnitReport{{Err: err}}
 	}
-	var moved map[string]string
+	var moved map[string]bool
 	if tags {
 		moved = m.movedTags(ctx, items, false)
 	}

@@ -44,7 +44,8 @@ import (
 	"github.com/skerry-dev/skerry/runtime"
 )
 
-// DefaultImageRecheck is Options.ImageRecheck's default, the orchestrator's.
+// DefaultImageRecheck is Options.ImageRecheck's default: orchestrator.DefaultImageRecheck (a
+// test keeps them equal; companion does not import orchestrator).
 const DefaultImageRecheck = 5 * time.Minute
 
 // lister is the part of runtime.Containers that finds the companions' containers.
@@ -106,7 +107,7 @@ func tagMoved(running, tagID string) bool {
 // another image than their tag resolves to now, resolving only the tags that are due (all of
 // items' tags when force). It lists the containers only when it resolved a tag. Failures are
 // logged: no drift is found then.
-func (m *Manager) movedTags(ctx context.Context, items []item, force bool) map[string]string {
+func (m *Manager) movedTags(ctx context.Context, items []item, force bool) map[string]bool {
 	res, ok := m.images.(runtime.ImageResolver)
 	ls, lists := m.images.(lister)
 	if !ok || !lists || m.opts.ImageRecheck < 0 {
@@ -145,7 +146,7 @@ func (m *Manager) movedTags(ctx context.Context, items []item, force bool) map[s
 	for _, o := range obs {
 		running[o.Name] = o
 	}
-	moved := map[string]string{}
+	moved := map[string]bool{}
 	for _, it := range items {
 		if it.v != vKeep || it.want == nil {
 			continue
@@ -155,7 +156,7 @@ func (m *Manager) movedTags(ctx context.Context, items []item, force bool) map[s
 		if ok && found && o.Labels[LabelCompanionOf] == it.app && tagMoved(o.ImageID, id) {
 			m.log.Info("companion image tag moved", "app", it.app, "companion", it.name, "image", it.want.spec.Image,
 				"running", o.ImageID, "tag", id)
-			moved[it.name] = o.ImageID
+			moved[it.name] = true
 		}
 	}
 	return moved

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/skerry-dev/skerry/companion"
+	"github.com/skerry-dev/skerry/orchestrator"
 	"github.com/skerry-dev/skerry/quadlet"
 	qfake "github.com/skerry-dev/skerry/quadlet/fake"
 	"github.com/skerry-dev/skerry/runtime"
@@ -285,5 +286,11 @@ func TestMovedTagCrashWindows(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+func TestImageRecheckDefaultIsTheOrchestrators(t *testing.T) {
+	if companion.DefaultImageRecheck != orchestrator.DefaultImageRecheck {
+		t.Fatalf("companion %v, orchestrator %v", companion.DefaultImageRecheck, orchestrator.DefaultImageRecheck)
 	}
 }
