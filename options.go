@@ -89,11 +89,13 @@ type Options struct {
 	SnapshotDir string
 	// ImageRecheck and KeepImages are orchestrator.Options': how often passes look again at
 	// what the apps' image tags name (a moved tag is an upgrade), and turning off the pruning
-	// of managed apps' unused images.
+	// of managed apps' unused images. ImageRecheck is also the companions' (a moved tag
+	// restarts a companion onto it) unless Companions.ImageRecheck is set.
 	ImageRecheck time.Duration
 	KeepImages   bool
 	// Companions configure the companion manager (unit directory, podman target, registries);
-	// its Logger defaults to Logger.
+	// its Logger defaults to Logger, its ImageRecheck to ImageRecheck. The supervisor shows
+	// its pulls in the status (CompanionStatus.Pull), and calls an OnPull set here as well.
 	Companions companion.Options
 	// OnReport receives the report of every pass: periodic, event-driven, unit-driven, and the
 	// explicit Install and Uninstall, in the order they ended. Calls never overlap; it must not
@@ -135,6 +137,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Companions.ImageRecheck == 0 {
+		o.Companions.ImageRecheck = o.ImageRecheck
 	}
 	if o.Companions.Logger == nil {
 		o.Companions.Logger = o.Logger

@@ -82,26 +82,6 @@ type AppStatus struct {
 	Companions []CompanionStatus
 }
 
-// PullStatus is how far the pull of an app's image has come. Subscribe delivers a status when
-// a pull starts, at most every PullStatusEvery while it advances, and when it ends (Pull is nil
-// again).
-type PullStatus struct {
-	// Image is the reference being pulled.
-	Image string
-	// Layers is the number of layer blobs the engine has started copying (those already
-	// present included); Config is set once it copies the image's configuration, which comes
-	// after every layer. The total is not known in advance: podman's pull stream does not say.
-	Layers int
-	Config bool
-	// Bytes is the number of bytes copied, -1 when the engine does not report bytes (podman).
-	Bytes int64
-	// Started is when the pull started, Updated when it last reported progress.
-	Started, Updated time.Time
-}
-
-// PullStatusEvery is the least time between two statuses that only a pull's progress changed.
-const PullStatusEvery = 250 * time.Millisecond
-
 // CompanionStatus is one companion unit as last reported.
 type CompanionStatus struct {
 	Name  string // the companion's name
@@ -120,6 +100,8 @@ type CompanionStatus struct {
 	Rewritten    bool
 	// Err is the error of the last report about the unit, nil when it went well.
 	Err error
+	// Pull is set while skerry pulls the companion's image (it was missing); nil otherwise.
+	Pull *PullStatus
 }
 
 // Status returns the current status. It makes no runtime call.
@@ -142,8 +124,10 @@ type statusBook struct {
 type appEntry struct {
 	AppStatus
 	hasCheck bool
-	// pullShown is when a status last carried the app's pull progress.
-	pullShown time.Time
+	// pullShown is when a status last carried the app's pull progress; compPullShown, by
+	// unit, a companion's.
+	pullShown     time.Time
+	compPullShown map[string]time.Time
 }
 
 func newStatusBook() *statusBook {
@@ -184,37 +168,6 @@ func (b *statusBook) want(app App) {
 	}
 	slices.SortFunc(e.Companions, func(a, b CompanionStatus) int { return strings.Compare(a.Unit, b.Unit) })
 	b.publish(time.Time{})
-}
-
-// pulling records the progress of a pull of app's image (orchestrator.Options.OnPull),
-// publishing at the start and the end of the pull and at most every PullStatusEvery between.
-func (b *statusBook) pulling(app string, p runtime.PullProgress, done bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	e := b.apps[app]
-	if e == nil && done {
-		return
-	}
-	if e == nil { // an Install of a new app: its status is recorded once it returns
-		e = b.entry(app)
-		e.Desired, e.Image = true, p.Ref
-	}
-	now := time.Now()
-	if done {
-		e.Pull = nil
-		b.publish(time.Time{})
-		return
-	}
-	ps := PullStatus{Image: p.Ref, Layers: p.Layers, Config: p.Config, Bytes: p.Bytes, Started: now, Updated: now}
-	first := e.Pull == nil
-	if !first {
-		ps.Started = e.Pull.Started
-	}
-	e.Pull = &ps
-	if first || now.Sub(e.pullShown) >= PullStatusEvery {
-		e.pullShown = now
-		b.publish(time.Time{})
-	}
 }
 
 // unwant records that name is being uninstalled.
@@ -304,17 +257,11 @@ func (b *statusBook) recordUnit(r companion.UnitReport, at time.Time) {
 	if e == nil {
 		return
 	}
-	i := slices.IndexFunc(e.Companions, func(c CompanionStatus) bool { return c.Unit == r.Unit })
-	if i < 0 {
-		e.Companions = append(e.Companions, CompanionStatus{Unit: r.Unit, Name: strings.TrimSuffix(r.Unit, ".service")})
-		slices.SortFunc(e.Companions, func(a, b CompanionStatus) int { return strings.Compare(a.Unit, b.Unit) })
-		i = slices.IndexFunc(e.Companions, func(c CompanionStatus) bool { return c.Unit == r.Unit })
-	}
+	c := e.companion(r.Unit)
 	if r.Action == companion.ActionRemoved && r.Err == nil {
-		e.Companions = slices.Delete(e.Companions, i, i+1)
+		e.Companions = slices.DeleteFunc(e.Companions, func(c CompanionStatus) bool { return c.Unit == r.Unit })
 		return
 	}
-	c := &e.Companions[i]
 	c.Status, c.ActiveState, c.SubState, c.ObservedAt, c.Rewritten, c.Err = r.Status, r.State.ActiveState, r.State.SubState, at, r.Rewritten, r.Err
 	if r.Action != "" && r.Action != companion.ActionNone {
 		c.LastAction, c.LastActionAt = r.Action, at

@@ -65,7 +65,15 @@ func New(rt runtime.Runtime, units companion.Units, opts Options, apps ...App) (
 		oopts.ScheduleExecChecks = true // Run runs WatchEvents, which runs the checks
 	}
 	if units != nil {
-		if s.comps, err = companion.New(units, rt, opts.Companions); err != nil {
+		copts := opts.Companions
+		copts.OnPull = s.status.companionPulling
+		if user := opts.Companions.OnPull; user != nil {
+			copts.OnPull = func(app, name string, p runtime.PullProgress, done bool) {
+				s.status.companionPulling(app, name, p, done)
+				user(app, name, p, done)
+			}
+		}
+		if s.comps, err = companion.New(units, rt, copts); err != nil {
 			return nil, err
 		}
 		oopts.Companions = s.comps

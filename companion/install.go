@@ -13,8 +13,9 @@ import (
 // Install brings app's companions up: images present (local, then a local build, then a pull),
 // unit files written when their bytes changed, one daemon-reload when anything changed or a
 // unit is not loaded or stale, then each service started (or restarted when it runs an older
-// file). Companions app no longer lists are removed. It is idempotent; an app that was never
-// registered is a no-op. When changed companions fail to come up and an earlier set did, the
+// file, or when its image tag now names another image than its container runs: every tag of
+// app's companions is resolved, see tags.go). Companions app no longer lists are removed. It is
+// idempotent; an app that was never registered is a no-op. When changed companions fail to come up and an earlier set did, the
 // earlier unit files are restored and restarted, and the error wraps ErrRolledBack
 // (runtime.ErrRolledBack). A unit file of a companion's name that skerry did not write is left
 // alone and the error wraps ErrConflict.
@@ -34,11 +35,11 @@ func (m *Manager) Install(ctx context.Context, app string) error {
 		return err
 	}
 	for _, r := range rs {
-		if err := m.ensureImage(ctx, r.spec); err != nil {
+		if err := m.ensureImage(ctx, app, r.spec); err != nil {
 			return err
 		}
 	}
-	changed, err := m.installApp(ctx, app)
+	changed, err := m.installApp(ctx, app, true)
 	if err == nil {
 		m.mu.Lock()
 		m.good[app] = rs
@@ -50,13 +51,19 @@ func (m *Manager) Install(ctx context.Context, app string) error {
 	return m.rollback(ctx, app, good, err)
 }
 
-// installApp runs a pass over app's companions; it reports whether a unit file changed.
-func (m *Manager) installApp(ctx context.Context, app string) (bool, error) {
+// installApp runs a pass over app's companions; with tags, every one of their tags is resolved
+// and a companion whose tag moved is restarted (tags.go). It reports whether a unit file
+// changed.
+func (m *Manager) installApp(ctx context.Context, app string, tags bool) (bool, error) {
 	items, err := m.collect(func(_, owner string) bool { return owner == app }, nil)
 	if err != nil {
 		return false, err
 	}
-	reports, changed := m.apply(ctx, items)
+	var moved map[string]bool
+	if tags {
+		moved = m.movedTags(ctx, items, true)
+	}
+	reports, changed := m.apply(ctx, items, moved)
 	return changed, reportsErr(reports)
 }
 
@@ -68,7 +75,7 @@ func (m *Manager) rollback(ctx context.Context, app string, good []rendered, cau
 	m.apps[app] = good
 	m.noteUnits()
 	m.mu.Unlock()
-	if _, err := m.installApp(ctx, app); err != nil {
+	if _, err := m.installApp(ctx, app, false); err != nil {
 		return fmt.Errorf("companions of %s: %w; rollback failed too: %w", app, cause, err)
 	}
 	return fmt.Errorf("companions of %s: %w: %w", app, cause, ErrRolledBack)
@@ -104,7 +111,7 @@ func (m *Manager) Remove(ctx context.Context, app string) error {
 	if err != nil {
 		return err
 	}
-	reports, _ := m.apply(ctx, items)
+	reports, _ := m.apply(ctx, items, nil)
 	if err := reportsErr(reports); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/skerry-dev/skerry/quadlet"
 	"github.com/skerry-dev/skerry/runtime"
@@ -56,6 +57,17 @@ type Options struct {
 	// Remove since it started). Off by default: they are reported as orphans and left running,
 	// so that a daemon started with an empty app list removes nothing.
 	PruneOrphans bool
+	// OnPull, when set, is told how the pulls the manager makes for a companion's missing
+	// image advance (app, companion name): every progress update the engine reports
+	// (runtime.PullOptions.Progress), then once with done set when the pull ended, whatever its
+	// outcome. It is called from the pulling goroutine and must not block.
+	OnPull func(app, companion string, p runtime.PullProgress, done bool)
+	// ImageRecheck is how long a pass trusts what a companion's image tag was last resolved to
+	// before it resolves it again, to notice a tag moved behind skerry's back and restart the
+	// companion onto the tag's new image (see tags.go). Default DefaultImageRecheck (the
+	// orchestrator's); negative: tags are never resolved, a moved tag is no drift. Needs an
+	// images argument of New that is a runtime.ImageResolver and lists containers.
+	ImageRecheck time.Duration
 	// Logger receives structured logs (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -87,6 +99,8 @@ type Manager struct {
 	watchedChanged chan struct{}
 	// inputs holds each companion's inputs digest, by name (see inputs.go).
 	inputs map[string]string
+	// tags caches what the companions' image tags named when last resolved (tags.go).
+	tags tagCache
 }
 
 // rendered is a validated companion of app with its unit file's bytes (marker included).
@@ -112,6 +126,9 @@ func New(units Units, images runtime.Images, opts Options) (*Manager, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.ImageRecheck == 0 {
+		opts.ImageRecheck = DefaultImageRecheck
 	}
 	return &Manager{units: units, images: images, opts: opts, log: opts.Logger,
 		apps: map[string][]rendered{}, good: map[string][]rendered{}, removing: map[string]bool{},

@@ -79,8 +79,9 @@ type step struct {
 // dropped units are stopped; systemd is reloaded when any file changed or any unit is not
 // loaded, stale (NeedDaemonReload) or loaded from a file that is gone; tombstones are deleted;
 // registered units are started, or restarted onto their new file. It never stops at a failing
-// unit. It reports whether the file of a registered companion changed.
-func (m *Manager) apply(ctx context.Context, items []item) ([]UnitReport, bool) {
+// unit. Registered companions named in moved (see tags.go) whose unit runs are restarted onto
+// the new image of their tag. It reports whether the file of a registered companion changed.
+func (m *Manager) apply(ctx context.Context, items []item, moved map[string]bool) ([]UnitReport, bool) {
 	steps := make([]*step, len(items))
 	for i, it := range items {
 		s := &step{item: it, rep: UnitReport{App: it.app, Unit: it.unit()}}
@@ -119,11 +120,14 @@ func (m *Manager) apply(ctx context.Context, items []item) ([]UnitReport, bool) 
 		// A new release's file is written only once its image is there: the unit keeps running
 		// on its current file otherwise (Install checks too; a pass must not undo that).
 		if !bytes.Equal(s.disk.data, s.want.data) {
-			if s.rep.Err = m.ensureImage(ctx, s.want.spec); s.rep.Err != nil {
+			if s.rep.Err = m.ensureImage(ctx, s.app, s.want.spec); s.rep.Err != nil {
 				continue
 			}
 		}
 		s.rep.Err = m.writeKept(s)
+		if moved[s.name] && s.rep.Err == nil && s.st.Active() {
+			s.restart, s.rep.TagMoved = true, true // onto what its tag names now (tags.go)
+		}
 		reload = reload || s.rewritten || !s.st.Loaded() || s.st.NeedDaemonReload
 		changed = changed || s.rewritten
 	}
@@ -167,6 +171,9 @@ func (m *Manager) apply(ctx context.Context, items []item) ([]UnitReport, bool) 
 	}
 	for _, s := range live(vKeep) {
 		m.run(ctx, s)
+		if s.rep.TagMoved && s.rep.Err != nil {
+			m.tags.stale(s.want.spec.Image) // look again at the next pass
+		}
 	}
 	reports := make([]UnitReport, len(steps))
 	for i, s := range steps {

@@ -20,6 +20,9 @@ type UnitReport struct {
 	// StatusRestarting, StatusFailed, StatusInactive (judged from State, or active after a
 	// successful start), StatusOrphan, StatusRemoved or StatusConflict.
 	Status Status
+	// TagMoved reports that the companion's image tag names another image than its container
+	// ran, so the pass restarted it onto the new one (see tags.go).
+	TagMoved bool
 	// State is the unit's state before the action (NRestarts and NeedDaemonReload included).
 	State quadlet.UnitState
 	Err   error
@@ -32,20 +35,24 @@ type UnitReport struct {
 // a service running on an older file is restarted; a companion its app no longer lists, or of
 // an app being removed, is removed (file buried, unit stopped, reload, tombstone deleted); one of
 // an app this manager does not know is an orphan: reported and left running, unless
-// Options.PruneOrphans. Files without the marker are never touched. It never stops at a failing
-// unit; the reports are sorted by unit.
+// Options.PruneOrphans. Files without the marker are never touched. A running companion whose
+// image tag now names another image than its container runs is restarted onto it (TagMoved;
+// tags are resolved only when due, see tags.go). It never stops at a failing unit; the reports
+// are sorted by unit.
 func (m *Manager) Reconcile(ctx context.Context) []UnitReport {
-	return m.reconcile(ctx, func(string, string) bool { return true })
+	return m.reconcile(ctx, func(string, string) bool { return true }, true)
 }
 
 // ReconcileUnit is Reconcile for one unit ("bitcoind-ui.service"): what a change of that
 // unit's state triggers. A unit that is neither registered nor in the unit directory is
 // ignored (nil).
 func (m *Manager) ReconcileUnit(ctx context.Context, unit string) []UnitReport {
-	return m.reconcile(ctx, func(name, _ string) bool { return quadlet.ServiceName(name) == unit })
+	return m.reconcile(ctx, func(name, _ string) bool { return quadlet.ServiceName(name) == unit }, false)
 }
 
-func (m *Manager) reconcile(ctx context.Context, in func(name, app string) bool) []UnitReport {
+// reconcile is a pass over the companions in selects; with tags, it restarts those whose image
+// tag moved (tags.go).
+func (m *Manager) reconcile(ctx context.Context, in func(name, app string) bool, tags bool) []UnitReport {
 	if err := m.lock(ctx); err != nil {
 		return []UnitReport{{Err: err}}
 	}
@@ -54,6 +61,10 @@ func (m *Manager) reconcile(ctx context.Context, in func(name, app string) bool)
 	if err != nil {
 		return []UnitReport{{Err: err}}
 	}
-	reports, _ := m.apply(ctx, items)
+	var moved map[string]bool
+	if tags {
+		moved = m.movedTags(ctx, items, false)
+	}
+	reports, _ := m.apply(ctx, items, moved)
 	return reports
 }
