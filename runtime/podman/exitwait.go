@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/containers/podman/v5/libpod/define"
 	"github.com/containers/podman/v5/pkg/bindings/containers"
 
 	"github.com/skerry-dev/skerry/runtime"
@@ -65,8 +66,7 @@ func (r *Runtime) waitConmon(ctx context.Context, name string) (answered bool, e
 		return true, nil // removed since: the run ended
 	case err != nil:
 		return false, nil
-	case again.ID != first.ID || again.State == nil || again.State.ConmonPid != first.State.ConmonPid ||
-		!again.State.StartedAt.Equal(first.State.StartedAt):
+	case !sameRun(first, again):
 		return true, nil // the run the first inspect saw has ended
 	}
 	r.exits.byPidfd.Add(1)
@@ -77,6 +77,13 @@ func (r *Runtime) waitConmon(ctx context.Context, name string) (answered bool, e
 		return false, nil
 	}
 	return true, nil
+}
+
+// sameRun reports whether two inspects of a running container saw the same run: the same
+// container (not one re-created under its name), the same conmon, the same start.
+func sameRun(first, again *define.InspectContainerData) bool {
+	return first.ID == again.ID && first.State != nil && again.State != nil && first.State.ConmonPid != 0 &&
+		again.State.ConmonPid == first.State.ConmonPid && again.State.StartedAt.Equal(first.State.StartedAt)
 }
 
 // waitErr is WaitExit's error for err: ctx's error when ctx has ended, else err mapped.

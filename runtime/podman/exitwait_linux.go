@@ -63,8 +63,7 @@ func (p *pidfd) isConmonOf(id string) error {
 	if err != nil {
 		return err
 	}
-	args := strings.Split(string(cmdline), "\x00")
-	if i := slices.Index(args, "-c"); i < 0 || i+1 == len(args) || args[i+1] != id {
+	if !isConmonCmdline(cmdline, id) {
 		return errNotConmon
 	}
 	ended, err := p.ended()
@@ -72,6 +71,14 @@ func (p *pidfd) isConmonOf(id string) error {
 		err = errNotConmon // ended: the command line read may be another process's
 	}
 	return err
+}
+
+// isConmonCmdline reports whether cmdline (a /proc/PID/cmdline: NUL-terminated arguments) is
+// that of a conmon of container id: podman starts conmon with "-c <id>" as its first "-c".
+func isConmonCmdline(cmdline []byte, id string) bool {
+	args := strings.Split(string(cmdline), "\x00")
+	i := slices.Index(args, "-c")
+	return id != "" && i >= 0 && i+1 < len(args) && args[i+1] == id
 }
 
 // procPID returns the PID of pidfd fd's process as this process's /proc numbers it, from the
