@@ -108,9 +108,12 @@ func (r *Runtime) Start(ctx context.Context, name string) error {
 	return errNoBindings
 }
 
-// WaitExit implements runtime.ExitWaiter with podman's wait call. The server answers it from a
-// pidfd of the container's conmon; its poll interval (set long here) only paces how soon it
-// notices a caller that went away.
+// WaitExit implements runtime.ExitWaiter. It waits on a pidfd of the container's conmon, as
+// podman's own wait call does on the server, but without holding a connection to the server
+// (and a handler there) for the whole run: no thread is blocked, Go's poller watches the
+// pidfd. When no pidfd can be had or proven to be the container's conmon (no pidfd_open, a
+// podman whose processes this process does not see), it uses podman's wait call, whose poll
+// interval (set long here) only paces how soon the server notices a caller that went away.
 func (r *Runtime) WaitExit(ctx context.Context, name string) error {
 	return errNoBindings
 }

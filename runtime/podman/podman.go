@@ -31,9 +31,10 @@ import (
 // socket afresh when no idle connection is left, so a restarted podman service is picked up
 // without reconnecting by hand.
 type Runtime struct {
-	conn context.Context // the bindings keep their client in a context
-	fp   fingerprintKey  // see secrets.go
-	host hostFacts       // see host.go
+	conn  context.Context // the bindings keep their client in a context
+	fp    fingerprintKey  // see secrets.go
+	host  hostFacts       // see host.go
+	exits exitWaits       // see exitwait.go
 }
 
 var (
@@ -203,17 +204,20 @@ func (r *Runtime) Start(ctx context.Context, name string) error {
 	return nil
 }
 
-// WaitExit implements runtime.ExitWaiter with podman's wait call. The server answers it from a
-// pidfd of the container's conmon; its poll interval (set long here) only paces how soon it
-// notices a caller that went away.
+// WaitExit implements runtime.ExitWaiter. It waits on a pidfd of the container's conmon, as
+// podman's own wait call does on the server, but without holding a connection to the server
+// (and a handler there) for the whole run: no thread is blocked, Go's poller watches the
+// pidfd. When no pidfd can be had or proven to be the container's conmon (no pidfd_open, a
+// podman whose processes this process does not see), it uses podman's wait call, whose poll
+// interval (set long here) only paces how soon the server notices a caller that went away.
 func (r *Runtime) WaitExit(ctx context.Context, name string) error {
+	if answered, err := r.waitConmon(ctx, name); answered {
+		return err
+	}
 	interval := "10s"
 	opts := &containers.WaitOptions{Conditions: []string{"exited", "stopped"}, Interval: &interval}
 	if _, err := containers.Wait(r.with(ctx), name, opts); err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("podman: wait %s: %w", name, ctx.Err())
-		}
-		return fmt.Errorf("podman: wait %s: %w", name, mapErr(err, runtime.ErrNotFound))
+		return waitErr(ctx, name, err)
 	}
 	return nil
 }

@@ -268,50 +268,6 @@ func TestSurvivesPodmanServiceRestart(t *testing.T) {
 	}
 }
 
-func TestWaitExit(t *testing.T) {
-	r := connect(t)
-	ctx := context.Background()
-	name := uniq("wait")
-	cleanup(t, r, name)
-	if err := r.WaitExit(ctx, name); !errors.Is(err, runtime.ErrNotFound) {
-		t.Fatalf("wait for a missing container: %v, want ErrNotFound", err)
-	}
-	if err := r.Create(ctx, webSpec(name, 18083)); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.WaitExit(ctx, name); err != nil {
-		t.Fatalf("wait for a created container: %v, want nil at once", err)
-	}
-	if err := r.Start(ctx, name); err != nil {
-		t.Fatal(err)
-	}
-	short, cancel := context.WithTimeout(ctx, time.Second)
-	err := r.WaitExit(short, name)
-	cancel()
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("wait for a running container: %v, want it to last until its context ended", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- r.WaitExit(ctx, name) }()
-	time.Sleep(200 * time.Millisecond) // let the wait reach the server before the kill
-	killed := time.Now()
-	if err := r.Kill(ctx, name, "SIGKILL"); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("wait across a kill: %v", err)
-		}
-		t.Logf("wait returned %v after the kill call began", time.Since(killed))
-	case <-time.After(30 * time.Second):
-		t.Fatal("wait did not return after a kill")
-	}
-	if o, _ := r.Inspect(ctx, name); o.State == runtime.StateRunning {
-		t.Fatal("wait returned while the container runs")
-	}
-}
-
 // A check of interval 0 gets no systemd timer (podman runs none at start) and is recorded only
 // when run on demand; a scheduled check gets its timer. This is what
 // orchestrator.Options.ScheduleExecChecks relies on.
