@@ -135,8 +135,9 @@ type HealthRunner interface {
 }
 
 // ExitWaiter is implemented by runtimes that can block until a container's process ends.
-// Podman answers its wait call from a pidfd of the container's monitor, so an exit is seen
-// within milliseconds, while its event log delivers the "died" event 200 to 500 ms late.
+// The podman adapter waits on a pidfd of the container's monitor (conmon), falling back to
+// podman's wait call, so an exit is seen within milliseconds, while podman's event log delivers
+// the "died" event 200 to 500 ms late.
 type ExitWaiter interface {
 	// WaitExit returns nil when name is not running: at once when it is not running now, else
 	// when its current run ends (exited, stopped, killed, removed). A paused container still
