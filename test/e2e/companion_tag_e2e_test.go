@@ -4,9 +4,6 @@ package e2e_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -24,27 +21,9 @@ func TestCompanionMovedTagOnPodman(t *testing.T) {
 	ctx := context.Background()
 	name := uniq("ctag")
 	tag := "localhost/" + name + "-ui:latest"
-	var built []string
-	build := func(step, containerfile string) string {
-		t.Helper()
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "Containerfile"), []byte(containerfile), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		podmanCLI(t, "build", "-q", "-t", tag, dir)
-		id := podmanCLI(t, "image", "inspect", "-f", "{{.Id}}", tag)
-		built = append(built, id)
-		t.Logf("%s: %s is %s", step, tag, id[:12])
-		return id
-	}
-	t.Cleanup(func() {
-		for _, id := range built {
-			_ = exec.Command("podman", "rmi", "-f", id).Run() // after the uninstall (cleanups run last first)
-		}
-	})
-	good := func(n string) string { return "FROM " + image + "\nLABEL io.skerry.e2e.release=" + n + "\n" }
+	build := movingTag(t, tag)
 
-	first := build("first", good("1"))
+	first := build("first", goodRelease("1"))
 	a := app(name)
 	c := ui(name)
 	c.Image = tag
@@ -71,7 +50,7 @@ func TestCompanionMovedTagOnPodman(t *testing.T) {
 		return reps[0]
 	}
 
-	second := build("second", good("2"))
+	second := build("second", goodRelease("2"))
 	if r := pass(); r.Err != nil || !r.TagMoved || r.Action != companion.ActionRestarted {
 		t.Fatalf("tag moved to a good image: %+v", r)
 	}
@@ -82,12 +61,12 @@ func TestCompanionMovedTagOnPodman(t *testing.T) {
 		t.Fatalf("a pass over the moved companion: %+v", r)
 	}
 
-	build("broken", good("3")+"ENTRYPOINT [\"false\"]\n")
+	build("broken", goodRelease("3")+"ENTRYPOINT [\"false\"]\n")
 	if r := pass(); r.Err == nil || !r.TagMoved {
 		t.Fatalf("tag moved to a broken image: %+v, want a failed restart", r)
 	}
 
-	fixed := build("fixed", good("4"))
+	fixed := build("fixed", goodRelease("4"))
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		r := pass()

@@ -24,27 +24,9 @@ func TestMovedTagOnPodman(t *testing.T) {
 	ctx := context.Background()
 	name := uniq("tag")
 	tag := "localhost/" + name + ":latest"
-	var built []string
-	build := func(step, containerfile string) string {
-		t.Helper()
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "Containerfile"), []byte(containerfile), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		podmanCLI(t, "build", "-q", "-t", tag, dir)
-		id := podmanCLI(t, "image", "inspect", "-f", "{{.Id}}", tag)
-		built = append(built, id)
-		t.Logf("%s: %s is %s", step, tag, id[:12])
-		return id
-	}
-	t.Cleanup(func() {
-		for _, id := range built {
-			_ = exec.Command("podman", "rmi", "-f", id).Run() // after the uninstall (cleanups run last first)
-		}
-	})
-	good := func(n string) string { return "FROM " + image + "\nLABEL io.skerry.e2e.release=" + n + "\n" }
+	build := movingTag(t, tag)
 
-	first := build("first", good("1"))
+	first := build("first", goodRelease("1"))
 	a := app(name)
 	a.Container.Image = tag
 	n.install(t, a)
@@ -60,7 +42,7 @@ func TestMovedTagOnPodman(t *testing.T) {
 		return appReport(t, o.ReconcileAll(ctx), a.Name)
 	}
 
-	second := build("second", good("2"))
+	second := build("second", goodRelease("2"))
 	if r := pass(); !r.OK() || r.Action != orchestrator.ActionRecreate {
 		t.Fatalf("tag moved to a good image: %+v", r)
 	}
@@ -69,7 +51,7 @@ func TestMovedTagOnPodman(t *testing.T) {
 		t.Fatalf("runs %s in %d containers, want %s alone", held.ImageID, n.containersOf(t, a.Name), second)
 	}
 
-	bad := build("broken", good("3")+"ENTRYPOINT [\"false\"]\n")
+	bad := build("broken", goodRelease("3")+"ENTRYPOINT [\"false\"]\n")
 	r := pass()
 	if !errors.Is(r.Err, orchestrator.ErrRolledBack) || r.Rollback == nil || !r.Rollback.TagHold() || r.Rollback.FailedImageID != bad {
 		t.Fatalf("tag moved to a broken image: %+v", r)
@@ -87,7 +69,7 @@ func TestMovedTagOnPodman(t *testing.T) {
 		}
 	}
 
-	fixed := build("fixed", good("4"))
+	fixed := build("fixed", goodRelease("4"))
 	if r := pass(); !r.OK() || r.Rollback != nil {
 		t.Fatalf("tag moved again, to a good image: %+v", r)
 	}
@@ -104,4 +86,33 @@ func TestMovedTagOnPodman(t *testing.T) {
 	if err := exec.Command("podman", "image", "exists", fixed).Run(); err != nil {
 		t.Errorf("the running image %s is gone: %v", fixed[:12], err)
 	}
+}
+
+// movingTag returns build, which builds an image from containerfile and tags it tag, as a user
+// moving a tag by hand would, and returns its ID; every image it built is removed when the test
+// ends (call it before installing: cleanups run last first, so after the uninstall).
+func movingTag(t *testing.T, tag string) (build func(step, containerfile string) string) {
+	var built []string
+	t.Cleanup(func() {
+		for _, id := range built {
+			_ = exec.Command("podman", "rmi", "-f", id).Run()
+		}
+	})
+	return func(step, containerfile string) string {
+		t.Helper()
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "Containerfile"), []byte(containerfile), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		podmanCLI(t, "build", "-q", "-t", tag, dir)
+		id := podmanCLI(t, "image", "inspect", "-f", "{{.Id}}", tag)
+		built = append(built, id)
+		t.Logf("%s: %s is %s", step, tag, id[:12])
+		return id
+	}
+}
+
+// goodRelease is the Containerfile of working release n: the test image with a label.
+func goodRelease(n string) string {
+	return "FROM " + image + "\nLABEL io.skerry.e2e.release=" + n + "\n"
 }
