@@ -26,7 +26,7 @@ func (m *Manager) ensureImage(ctx context.Context, app string, s Spec) error {
 		if err := m.images.Build(ctx, runtime.BuildOptions{ContextDir: s.Build.ContextDir, Containerfile: s.Build.Containerfile, Tag: s.Image}); err != nil {
 			return fmt.Errorf("companion %s: build %s: %w", s.Name, s.Image, err)
 		}
-		m.tags.stale(s.Image)
+		m.tags.Stale(s.Image)
 		return nil
 	}
 	insecure := slices.Contains(m.opts.InsecureRegistries, registryOf(s.Image))
@@ -42,7 +42,7 @@ func (m *Manager) ensureImage(ctx context.Context, app string, s Spec) error {
 		return fmt.Errorf("companion %s: %s is not present locally, has no build context, and the pull failed: %w: %w",
 			s.Name, s.Image, ErrImageUnavailable, err)
 	}
-	m.tags.stale(s.Image)
+	m.tags.Stale(s.Image)
 	return nil
 }
 

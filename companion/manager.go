@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/skerry-dev/skerry/internal/tagcache"
 	"github.com/skerry-dev/skerry/quadlet"
 	"github.com/skerry-dev/skerry/runtime"
 )
@@ -100,7 +101,7 @@ type Manager struct {
 	// inputs holds each companion's inputs digest, by name (see inputs.go).
 	inputs map[string]string
 	// tags caches what the companions' image tags named when last resolved (tags.go).
-	tags tagCache
+	tags tagcache.Cache
 }
 
 // rendered is a validated companion of app with its unit file's bytes (marker included).

@@ -172,7 +172,7 @@ func (m *Manager) apply(ctx context.Context, items []item, moved map[string]bool
 	for _, s := range live(vKeep) {
 		m.run(ctx, s)
 		if s.rep.TagMoved && s.rep.Err != nil {
-			m.tags.stale(s.want.spec.Image) // look again at the next pass
+			m.tags.Stale(s.want.spec.Image) // look again at the next pass
 		}
 	}
 	reports := make([]UnitReport, len(steps))

@@ -37,64 +37,18 @@ package companion
 import (
 	"context"
 	"errors"
-	"strings"
-	"sync"
 	"time"
 
+	"github.com/skerry-dev/skerry/internal/tagcache"
 	"github.com/skerry-dev/skerry/runtime"
 )
 
-// DefaultImageRecheck is Options.ImageRecheck's default: orchestrator.DefaultImageRecheck (a
-// test keeps them equal; companion does not import orchestrator).
-const DefaultImageRecheck = 5 * time.Minute
+// DefaultImageRecheck is Options.ImageRecheck's default, the orchestrator's too.
+const DefaultImageRecheck = tagcache.DefaultRecheck
 
 // lister is the part of runtime.Containers that finds the companions' containers.
 type lister interface {
 	List(ctx context.Context, opts runtime.ListOptions) ([]runtime.Observation, error)
-}
-
-// tagCache maps an image reference to the image ID it named when last resolved.
-type tagCache struct {
-	mu sync.Mutex
-	m  map[string]tagEntry
-}
-
-type tagEntry struct {
-	id    string    // "" when the image is not present
-	at    time.Time // when resolved
-	stale bool      // pulled or built since, or a restart onto it failed
-}
-
-// stale marks ref for resolving again at the next pass.
-func (c *tagCache) stale(ref string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.m[ref]; ok {
-		e.stale = true
-		c.m[ref] = e
-	}
-}
-
-// due reports whether ref must be resolved now.
-func (c *tagCache) due(ref string, now time.Time, force bool, recheck time.Duration) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, known := c.m[ref]
-	return !known || force || e.stale || now.Sub(e.at) >= recheck
-}
-
-func (c *tagCache) set(ref string, e tagEntry) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]tagEntry{}
-	}
-	c.m[ref] = e
-}
-
-// movable reports whether ref is a tag that can move: not a digest reference.
-func movable(ref string) bool {
-	return ref != "" && !strings.Contains(ref, "@")
 }
 
 // tagMoved is the pure decision: a container that runs running while its tag resolves to
@@ -120,7 +74,7 @@ func (m *Manager) movedTags(ctx context.Context, items []item, force bool) map[s
 			continue
 		}
 		ref := it.want.spec.Image
-		if _, done := resolved[ref]; done || !movable(ref) || !m.tags.due(ref, now, force, m.opts.ImageRecheck) {
+		if _, done := resolved[ref]; done || !tagcache.Movable(ref) || !m.tags.Due(ref, now, force, m.opts.ImageRecheck) {
 			continue
 		}
 		id, err := res.ImageID(ctx, ref)
@@ -128,7 +82,7 @@ func (m *Manager) movedTags(ctx context.Context, items []item, force bool) map[s
 			m.log.Debug("could not resolve a companion's image tag", "image", ref, "err", err)
 			continue
 		}
-		m.tags.set(ref, tagEntry{id: id, at: now})
+		m.tags.Set(ref, id, now)
 		resolved[ref] = id
 	}
 	if len(resolved) == 0 {
@@ -138,7 +92,7 @@ func (m *Manager) movedTags(ctx context.Context, items []item, force bool) map[s
 	if err != nil {
 		m.log.Debug("could not list the companions' containers", "err", err)
 		for ref := range resolved {
-			m.tags.stale(ref)
+			m.tags.Stale(ref)
 		}
 		return nil
 	}

@@ -21,12 +21,6 @@ func TestTagMovedTable(t *testing.T) {
 			t.Errorf("tagMoved(%q, %q) = %v, want %v", tc.running, tc.tag, got, tc.want)
 		}
 	}
-	for ref, want := range map[string]bool{"localhost/ui:1": true, "ui": true, "": false, "localhost/ui@sha256:0123": false,
-		"localhost/ui:1@sha256:0123": false} {
-		if got := movable(ref); got != want {
-			t.Errorf("movable(%q) = %v, want %v", ref, got, want)
-		}
-	}
 }
 
 func TestTagMovedProperties(t *testing.T) {

@@ -150,7 +150,7 @@ func (o *Orchestrator) decideAndAct(ctx context.Context, s *appState, obs runtim
 	}
 	f := Facts{
 		Desired: s.desired, SpecHash: specHash, Image: target.Container.Image,
-		ImageID: o.tagID(target.Container.Image), FailedImageID: failedImageID,
+		ImageID: o.tags.ID(target.Container.Image), FailedImageID: failedImageID,
 		Observed: obs, Health: h, HookChanged: hookChanged,
 		WaitingFor: waitingFor, StopWith: stopWith, Backoff: s.backoff, Now: now,
 		Foreign: obs.State != runtime.StateMissing && !obs.Managed(),

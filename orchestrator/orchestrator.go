@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/skerry-dev/skerry/health"
+	"github.com/skerry-dev/skerry/internal/tagcache"
 	"github.com/skerry-dev/skerry/runtime"
 )
 
@@ -127,7 +128,7 @@ type Orchestrator struct {
 	// netSweep says when a pass looks for owned networks to remove (see network_apply.go).
 	netSweep networkSweep
 	// tags caches what the apps' image tags name (see tags.go).
-	tags tagCache
+	tags tagcache.Cache
 	// prune is set when images may have been left unused; pruned once a pass considered it
 	// (see prune.go).
 	prune, pruned atomic.Bool

@@ -127,7 +127,7 @@ func (o *Orchestrator) lookRecords(ctx context.Context, s *appState) error {
 // finds it the same way. While the tag is not resolved (yet), such a record is kept.
 func (o *Orchestrator) settleHold(ctx context.Context, s *appState, obs runtime.Observation, explicit bool) {
 	want := s.spec.Labels[runtime.LabelSpecHash]
-	tag := o.tagID(s.spec.Image)
+	tag := o.tags.ID(s.spec.Image)
 	failed := s.recs.failed
 	tagFailure := failed != nil && failed.ImageID != "" && failed.SpecHash() == want && obs.SpecHash() == want &&
 		obs.ImageID != "" && obs.ImageID != failed.ImageID
@@ -348,6 +348,6 @@ func (o *Orchestrator) ensureImage(ctx context.Context, app App, spec runtime.Co
 		}
 		return fmt.Errorf("%s: image %s is not present and cannot be pulled: %w: %w", app.Name, spec.Image, runtime.ErrImageNotFound, err)
 	}
-	o.staleTag(spec.Image)
+	o.tags.Stale(spec.Image)
 	return nil
 }

@@ -22,50 +22,16 @@ package orchestrator
 import (
 	"context"
 	"errors"
-	"strings"
-	"sync"
+	"math"
 	"time"
 
+	"github.com/skerry-dev/skerry/internal/tagcache"
 	"github.com/skerry-dev/skerry/runtime"
 )
 
 // DefaultImageRecheck is how often, by default, a pass resolves the apps' tags again to notice
 // a tag moved behind skerry's back (Options.ImageRecheck).
-const DefaultImageRecheck = 5 * time.Minute
-
-// tagCache maps an image reference to the image ID it named when last resolved.
-type tagCache struct {
-	mu sync.Mutex
-	m  map[string]tagEntry
-}
-
-type tagEntry struct {
-	id    string    // "" when the image is not present
-	at    time.Time // when resolved
-	stale bool      // skerry pulled it since
-}
-
-// movable reports whether ref is a tag that can move: not a digest reference.
-func movable(ref string) bool {
-	return ref != "" && !strings.Contains(ref, "@")
-}
-
-// tagID returns the image ID ref named when last resolved; "" when unknown.
-func (o *Orchestrator) tagID(ref string) string {
-	o.tags.mu.Lock()
-	defer o.tags.mu.Unlock()
-	return o.tags.m[ref].id
-}
-
-// staleTag marks ref for resolving again at the next operation (skerry pulled it).
-func (o *Orchestrator) staleTag(ref string) {
-	o.tags.mu.Lock()
-	defer o.tags.mu.Unlock()
-	if e, ok := o.tags.m[ref]; ok {
-		e.stale = true
-		o.tags.m[ref] = e
-	}
-}
+const DefaultImageRecheck = tagcache.DefaultRecheck
 
 // resolveTag resolves ref when it is due: never resolved, pulled by skerry since, force, or
 // (with aged) resolved ImageRecheck ago. It does nothing on a runtime without
@@ -73,14 +39,15 @@ func (o *Orchestrator) staleTag(ref string) {
 // was known and is logged.
 func (o *Orchestrator) resolveTag(ctx context.Context, ref string, force, aged bool) {
 	res, ok := o.rt.(runtime.ImageResolver)
-	if !ok || o.opts.ImageRecheck < 0 || !movable(ref) {
+	if !ok || o.opts.ImageRecheck < 0 || !tagcache.Movable(ref) {
 		return
 	}
 	now := time.Now()
-	o.tags.mu.Lock()
-	e, known := o.tags.m[ref]
-	o.tags.mu.Unlock()
-	if known && !force && !e.stale && (!aged || now.Sub(e.at) < o.opts.ImageRecheck) {
+	recheck := o.opts.ImageRecheck
+	if !aged {
+		recheck = math.MaxInt64 // an age never makes it due
+	}
+	if !o.tags.Due(ref, now, force, recheck) {
 		return
 	}
 	id, err := res.ImageID(ctx, ref)
@@ -88,12 +55,7 @@ func (o *Orchestrator) resolveTag(ctx context.Context, ref string, force, aged b
 		o.log.Debug("could not resolve an image tag", "image", ref, "err", err)
 		return
 	}
-	o.tags.mu.Lock()
-	defer o.tags.mu.Unlock()
-	if o.tags.m == nil {
-		o.tags.m = map[string]tagEntry{}
-	}
-	o.tags.m[ref] = tagEntry{id: id, at: now}
+	o.tags.Set(ref, id, now)
 }
 
 // resolveTags resolves the distinct desired tags of states that are due, for a pass.
