@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"sync"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 // removeCost measures the removal of n running busybox httpd containers (which ignore SIGTERM,
 // so every stop waits its 1 s StopTimeout) along three paths: stop then remove each, all at
 // once (what an uninstall does); one forced remove each (podman stops with the container's own
-// StopTimeout), all at once; and stop then remove with at most 8 at a time. It is a diagnostic
+// StopTimeout), all at once; stop then remove with at most 8 at a time; and one podman CLI
+// process removing them all (the engine's floor, no REST service). It is a diagnostic
 // section (not in the default run).
 func (e *env) removeCost(ctx context.Context, n int) error {
 	fmt.Fprintf(e.out, "## Removal of %d running containers (StopTimeout 1 s, SIGTERM ignored)\n\n| path | wall | session CPU | by cgroup |\n|---|---|---|---|\n", n)
@@ -24,14 +26,24 @@ func (e *env) removeCost(ctx context.Context, n int) error {
 		e.rt.Runtime.Remove(ctx, name, runtime.RemoveOptions{Force: true, Volumes: true})
 	}
 	forced := func(name string) { e.rt.Runtime.Remove(ctx, name, runtime.RemoveOptions{Force: true, Volumes: true}) }
+	// The engine's own batch: one podman CLI process removing every container (podman rm works
+	// on several at once by itself), no REST service in between.
+	cli := func(string) {
+		args := append([]string{"rm", "--force", "--volumes", "--time", "1"}, names...)
+		if out, err := exec.CommandContext(ctx, "podman", args...).CombinedOutput(); err != nil {
+			fmt.Fprintf(e.out, "<!-- podman rm: %v: %.200s -->\n", err, out)
+		}
+	}
 	for _, p := range []struct {
 		label string
 		one   func(string)
 		limit int
+		once  bool
 	}{
-		{"stop, then remove (volumes too), all at once", stopRemove, n},
-		{"forced remove (volumes too), all at once", forced, n},
-		{"stop, then remove, 8 at a time", stopRemove, 8},
+		{"stop, then remove (volumes too), all at once", stopRemove, n, false},
+		{"forced remove (volumes too), all at once", forced, n, false},
+		{"stop, then remove, 8 at a time", stopRemove, 8, false},
+		{"`podman rm --force --volumes --time 1` of all, one CLI process", cli, 1, true},
 	} {
 		if err := e.startContainers(ctx, names); err != nil {
 			return err
@@ -44,7 +56,10 @@ func (e *env) removeCost(ctx context.Context, n int) error {
 		start := time.Now()
 		sem := make(chan struct{}, p.limit)
 		var wg sync.WaitGroup
-		for _, name := range names {
+		for i, name := range names {
+			if p.once && i > 0 {
+				break
+			}
 			sem <- struct{}{}
 			wg.Go(func() { defer func() { <-sem }(); p.one(name) })
 		}
