@@ -128,7 +128,12 @@ up() {
   log "boot $MACHINE"
   # nspawn runs from a private sub-cgroup: in hybrid mode it derives its cgroup from the cgroup2
   # hierarchy and would otherwise create payload/ and supervisor/ at the cgroup2 root.
+  # The machine must not inherit the environment's lock (run.sh's flock): a caller killed while
+  # the machine runs would leave the lock held by nspawn, and every other caller queued forever.
   SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 setsid bash -c '
+    for fd in /proc/$$/fd/*; do
+      [ "$(readlink $fd)" = /tmp/skerry-itest.lock ] && eval "exec ${fd##*/}>&-"
+    done
     for h in /sys/fs/cgroup/unified /sys/fs/cgroup/systemd; do
       [ -d $h ] || continue; mkdir -p $h/'$MACHINE'; echo $$ > $h/'$MACHINE'/cgroup.procs; done
     exec systemd-nspawn -D '$R' -b -M '$MACHINE' --register=no --keep-unit \
