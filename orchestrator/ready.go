@@ -45,14 +45,15 @@ func (o *Orchestrator) currentHealth(ctx context.Context, s *appState, obs runti
 	return runtime.HealthNone
 }
 
-// waitReady polls until the started app is ready (its check passed, and it has been running for
-// MinUptime), it stops running, its check commits unhealthy, or its ReadyTimeout passes. Polls
-// start at 50 ms and double up to 1 s; once the check passed, the check is not run again (an exec
-// check costs the engine a process) and the next poll is when MinUptime is reached. app is the
-// release the container runs (its check and timings). When ctx ends first, the wait is abandoned
-// with an error wrapping ErrInterrupted and the container is left as it is: a shutdown is not a
-// verdict.
-func (o *Orchestrator) waitReady(parent context.Context, s *appState, app App) error {
+// waitReady polls until the started app is ready (see readiness: its first passing check; for
+// an app without a check, and for a guarded start, running for MinUptime too), it stops running,
+// its check commits unhealthy, or its ReadyTimeout passes. guarded marks a start that a previous
+// release waits on (an upgrade, a rollback). Polls start at 50 ms and double up to 1 s; once the
+// check passed, the check is not run again (an exec check costs the engine a process) and the
+// next poll is when MinUptime is reached. app is the release the container runs (its check and
+// timings). When ctx ends first, the wait is abandoned with an error wrapping ErrInterrupted and
+// the container is left as it is: a shutdown is not a verdict.
+func (o *Orchestrator) waitReady(parent context.Context, s *appState, app App, guarded bool) error {
 	name, check := s.spec.Name, app.Health.WithDefaults()
 	defer yieldSlot(parent)() // waiting needs no worker slot
 	ctx, cancel := context.WithTimeoutCause(parent, app.readyTimeout(), errReadyTimeout)
@@ -70,9 +71,9 @@ func (o *Orchestrator) waitReady(parent context.Context, s *appState, app App) e
 			return fmt.Errorf("%s: inspect while waiting: %w", name, err)
 		}
 		if check.Kind() == health.KindExec && s.tracker.Status != health.StatusHealthy {
-			// The start gate: an exec check waits until no start is in flight or until
-			// StartedAt + MinUptime: a check that passes before then makes the app ready no
-			// sooner, and it would slow the starts.
+			// The start gate: an exec check waits until no start is in flight (on a small node
+			// a check run beside a burst of starts slows every start of it), at most until
+			// StartedAt + MinUptime (when a guarded start is ready at the soonest).
 			if !sleep(ctx, time.Until(obs.StartedAt.Add(minUptime)), o.starts.idle()) {
 				return o.waitEnded(parent, s, app)
 			}
@@ -85,10 +86,11 @@ func (o *Orchestrator) waitReady(parent context.Context, s *appState, app App) e
 			return err
 		}
 		wait := delay
-		if passed {
-			if wait = time.Until(obs.StartedAt.Add(minUptime)); wait <= 0 {
+		r := readiness{checked: check.Kind() != health.KindNone, guarded: guarded, passed: passed, startedAt: obs.StartedAt, minUptime: minUptime}
+		if in, known := r.readyIn(time.Now()); known {
+			if wait = in; wait <= 0 {
 				verdict := runtime.HealthHealthy
-				if check.Kind() == health.KindNone {
+				if !r.checked {
 					verdict = runtime.HealthNone
 				}
 				o.publish(func() { s.seen = seen{runtime.StateRunning, verdict} })
