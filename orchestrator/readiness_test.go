@@ -126,3 +126,18 @@ func TestInstallOfACheckedAppThatDiesLater(t *testing.T) {
 		}
 	})
 }
+
+// TestEveryFailedCheckCounts: a fresh start's first check runs before the wait inspects the
+// container; when it fails, it counts towards FailureThreshold like every later one.
+func TestEveryFailedCheckCounts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, o := setup(orchestrator.Options{})
+		rt.SetBehaviour("lnd", fake.Behaviour{Unhealthy: true})
+		if _, err := o.Install(context.Background(), newApp("lnd")); !errors.Is(err, orchestrator.ErrNotReady) {
+			t.Fatalf("err = %v, want ErrNotReady", err)
+		}
+		if n, want := rt.Calls(fake.OpRunHealthCheck), health.DefaultFailureThreshold; n != want {
+			t.Fatalf("%d checks before the verdict, want FailureThreshold (%d)", n, want)
+		}
+	})
+}
