@@ -15,9 +15,9 @@ import (
 // part of it.
 const DefaultReadyTimeout = 2 * time.Minute
 
-// DefaultMinUptime is how long a started container must stay running to count as ready, on top
-// of passing its health check: long enough to catch a process that dies right after `start`
-// returned ("running but unreachable").
+// DefaultMinUptime is how long a started container must stay running to count as ready where
+// no passing check alone may say so (App.MinUptime): long enough to catch a process that dies
+// right after `start` returned ("running but unreachable").
 const DefaultMinUptime = 2 * time.Second
 
 // App is the desired state of one app: its container, what healthy means, the hooks that run
@@ -37,7 +37,13 @@ type App struct {
 	// ReadyTimeout bounds the wait for healthy after a start (default DefaultReadyTimeout).
 	ReadyTimeout time.Duration
 	// MinUptime is how long a started container must stay running before it counts as ready
-	// (default DefaultMinUptime; without a health check at least Health.StartPeriod).
+	// where its check alone does not decide (default DefaultMinUptime): an app without a
+	// health check is ready once running for MinUptime (at least Health.StartPeriod); an
+	// upgrade (and its rollback) is committed, its previous release removed, only once the new
+	// release's check passed and it ran for MinUptime. Any other start of an app with a check
+	// (install, bring-up, a restart after a crash, a recreate with no release to fall back to)
+	// is ready at its first passing check; a death after that is a crash like any other,
+	// restarted under the crash-loop backoff.
 	MinUptime time.Duration
 	// InsecurePull lets a missing image be pulled with TLS verification off. Set it only for an
 	// image from a registry the user whitelisted.

@@ -191,7 +191,7 @@ func (o *Orchestrator) decideAndAct(ctx context.Context, s *appState, obs runtim
 		}
 		if explicit && h == runtime.HealthStarting {
 			// An explicit Install of an app whose health is starting waits for the verdict.
-			return d, o.waitReady(ctx, s, target)
+			return d, o.waitReady(ctx, s, target, freshStart)
 		}
 		if explicit {
 			return d, fmt.Errorf("%s: %s: %w", name, d.Reason, ErrWaiting)
@@ -213,7 +213,7 @@ func (o *Orchestrator) decideAndAct(ctx context.Context, s *appState, obs runtim
 	default:
 		err = o.execute(ctx, s, target, d.Action, obs.State)
 		if err == nil && d.Action.Starts() {
-			err = o.waitReady(ctx, s, target)
+			err = o.waitReady(ctx, s, target, freshStart)
 		}
 	}
 	// Bumped after the action: a pass whose List ran during it sees the generation move and

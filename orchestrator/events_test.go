@@ -34,7 +34,7 @@ func TestEventsTriggerPerAppPasses(t *testing.T) {
 		if rt.Calls(fake.OpList) != 0 || rt.Calls(fake.OpStart) != 1 {
 			t.Fatalf("list=%d start=%d", rt.Calls(fake.OpList), rt.Calls(fake.OpStart))
 		}
-		time.Sleep(orchestrator.DefaultMinUptime) // the restart's own wait for readiness ends
+		time.Sleep(orchestrator.DefaultMinUptime) // well past the restart's own wait for readiness
 		synctest.Wait()
 
 		rt.RemoveExternally("electrs")

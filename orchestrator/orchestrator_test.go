@@ -77,10 +77,10 @@ func TestInstallIsIdempotent(t *testing.T) {
 		if rt.Calls(fake.OpCreate) != 1 || rt.Calls(fake.OpStart) != 1 {
 			t.Fatalf("create=%d start=%d, want 1 each", rt.Calls(fake.OpCreate), rt.Calls(fake.OpStart))
 		}
-		// The wait for readiness ran the check once (it passed at once), then looked once more
-		// when MinUptime was reached: no check process per poll.
-		if rt.Calls(fake.OpRunHealthCheck) != 1 || rt.Calls(fake.OpInspect) != 4 {
-			t.Fatalf("healthcheck=%d inspect=%d, want 1 and 4 (one observation per install, 2 while waiting)",
+		// The wait for readiness ran the check once and looked no more: it passed at once (so
+		// the container runs), and a fresh start is ready at its first passing check.
+		if rt.Calls(fake.OpRunHealthCheck) != 1 || rt.Calls(fake.OpInspect) != 2 {
+			t.Fatalf("healthcheck=%d inspect=%d, want 1 and 2 (one observation per install, none while waiting)",
 				rt.Calls(fake.OpRunHealthCheck), rt.Calls(fake.OpInspect))
 		}
 	})
@@ -109,19 +109,22 @@ func TestInstallOverExistingContainer(t *testing.T) {
 }
 
 func TestInstallReportsDyingAppAsFailed(t *testing.T) {
+	// An app with a check is ready once it passed (see TestInstallOfACheckedAppThatDiesLater):
+	// here it dies before.
 	for _, tc := range []struct {
-		name  string
-		check health.Check
+		name      string
+		check     health.Check
+		unhealthy bool
 	}{
-		{"exec check passes then dies", health.Check{Exec: []string{"true"}}},
-		{"no check", health.Check{}},
+		{"dies in its check's start period", health.Check{Exec: []string{"true"}, StartPeriod: 10 * time.Second}, true},
+		{"no check", health.Check{}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				rt, o := setup(orchestrator.Options{})
 				app := newApp("lnd")
 				app.Health = tc.check
-				rt.SetBehaviour("lnd", fake.Behaviour{DieAfter: 1500 * time.Millisecond, ExitCode: 2})
+				rt.SetBehaviour("lnd", fake.Behaviour{DieAfter: 1500 * time.Millisecond, ExitCode: 2, Unhealthy: tc.unhealthy})
 				rep, err := o.Install(context.Background(), app)
 				if !errors.Is(err, orchestrator.ErrNotReady) || !strings.Contains(err.Error(), "exit code 2") {
 					t.Fatalf("err = %v, want ErrNotReady with the exit code", err)
@@ -241,7 +244,7 @@ func TestCrashLoopBackoff(t *testing.T) {
 			}
 			time.Sleep(5 * time.Second)
 		}
-		// Each start is followed by a 3 s death inside waitReady's MinUptime, then 5 s sleeps.
+		// Each start is followed by a 3 s death, then 5 s sleeps.
 		if len(starts) < 4 {
 			t.Fatalf("starts at %v", starts)
 		}
@@ -401,14 +404,17 @@ func TestImagePulledWhenMissing(t *testing.T) {
 }
 
 // TestColdStartIsNotServedInWaves: the worker bound limits acting, not waiting for readiness,
-// so 20 cold apps with 4 workers become ready in about one MinUptime, not five.
+// so 20 cold apps with 4 workers become ready in about one MinUptime, not five (the apps have no
+// check: each readiness wait lasts MinUptime).
 func TestColdStartIsNotServedInWaves(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		_, o := setup(orchestrator.Options{Workers: 4})
 		ctx := context.Background()
 		var apps []orchestrator.App
 		for i := range 20 {
-			apps = append(apps, newApp(fmt.Sprintf("app%02d", i)))
+			app := newApp(fmt.Sprintf("app%02d", i))
+			app.Health = health.Check{}
+			apps = append(apps, app)
 		}
 		if err := o.RegisterAll(ctx, apps...); err != nil {
 			t.Fatal(err)

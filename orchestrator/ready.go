@@ -45,14 +45,16 @@ func (o *Orchestrator) currentHealth(ctx context.Context, s *appState, obs runti
 	return runtime.HealthNone
 }
 
-// waitReady polls until the started app is ready (its check passed, and it has been running for
-// MinUptime), it stops running, its check commits unhealthy, or its ReadyTimeout passes. Polls
-// start at 50 ms and double up to 1 s; once the check passed, the check is not run again (an exec
-// check costs the engine a process) and the next poll is when MinUptime is reached. app is the
-// release the container runs (its check and timings). When ctx ends first, the wait is abandoned
-// with an error wrapping ErrInterrupted and the container is left as it is: a shutdown is not a
-// verdict.
-func (o *Orchestrator) waitReady(parent context.Context, s *appState, app App) error {
+// waitReady polls until the started app is ready (see readiness: its first passing check; for
+// an app without a check, and for a guarded start, running for MinUptime too), it stops running,
+// its check commits unhealthy, or its ReadyTimeout passes. guarded marks a start that a previous
+// release waits on (an upgrade, a rollback). A fresh start's exec check runs first, and the
+// container is inspected only when it did not pass. Polls start at 50 ms and double up to 1 s;
+// once the check passed, the check is not run again (an exec check costs the engine a process)
+// and the next poll is when MinUptime is reached. app is the release the container runs (its
+// check and timings). When ctx ends first, the wait is abandoned with an error wrapping
+// ErrInterrupted and the container is left as it is: a shutdown is not a verdict.
+func (o *Orchestrator) waitReady(parent context.Context, s *appState, app App, guarded bool) error {
 	name, check := s.spec.Name, app.Health.WithDefaults()
 	defer yieldSlot(parent)() // waiting needs no worker slot
 	ctx, cancel := context.WithTimeoutCause(parent, app.readyTimeout(), errReadyTimeout)
@@ -60,6 +62,28 @@ func (o *Orchestrator) waitReady(parent context.Context, s *appState, app App) e
 	minUptime := app.minUptime()
 	s.tracker = s.tracker.Reset()
 	runner, _ := o.rt.(runtime.HealthRunner)
+	var first *health.Result // a failed first check, run before any inspect: counted once observed
+	if !guarded && check.Kind() == health.KindExec && runner != nil {
+		// A fresh start is ready at its first passing check, and a check that passes proves
+		// the container runs: the check comes first, the inspect only when it did not pass
+		// (an engine call less per start). Gated as below, from now (StartedAt is not known).
+		if !sleep(ctx, minUptime, o.starts.idle()) {
+			return o.waitEnded(parent, s, app)
+		}
+		h, err := runner.RunHealthCheck(ctx, name)
+		if err != nil && ctx.Err() != nil {
+			return o.waitEnded(parent, s, app)
+		}
+		if r := health.Result(err == nil && h == runtime.HealthHealthy); r == health.Success {
+			// A success's start time does not matter (only a failure's, for StartPeriod).
+			if s.tracker = s.tracker.Observe(check, time.Time{}, time.Now(), r); s.tracker.Status == health.StatusHealthy {
+				o.publish(func() { s.seen = seen{runtime.StateRunning, runtime.HealthHealthy} })
+				return nil
+			}
+		} else {
+			first = &r
+		}
+	}
 	delay := 50 * time.Millisecond
 	for {
 		obs, err := o.rt.Inspect(ctx, name)
@@ -69,15 +93,16 @@ func (o *Orchestrator) waitReady(parent context.Context, s *appState, app App) e
 			}
 			return fmt.Errorf("%s: inspect while waiting: %w", name, err)
 		}
-		if check.Kind() == health.KindExec && s.tracker.Status != health.StatusHealthy {
-			// The start gate: an exec check waits until no start is in flight or until
-			// StartedAt + MinUptime: a check that passes before then makes the app ready no
-			// sooner, and it would slow the starts.
+		if check.Kind() == health.KindExec && s.tracker.Status != health.StatusHealthy && first == nil {
+			// The start gate: an exec check waits until no start is in flight (on a small node
+			// a check run beside a burst of starts slows every start of it), at most until
+			// StartedAt + MinUptime (when a guarded start is ready at the soonest).
 			if !sleep(ctx, time.Until(obs.StartedAt.Add(minUptime)), o.starts.idle()) {
 				return o.waitEnded(parent, s, app)
 			}
 		}
-		passed, err := o.judge(ctx, s, check, runner, obs)
+		passed, err := o.judge(ctx, s, check, runner, obs, first)
+		first = nil
 		if err != nil {
 			if ctx.Err() != nil {
 				return o.waitEnded(parent, s, app)
@@ -85,10 +110,11 @@ func (o *Orchestrator) waitReady(parent context.Context, s *appState, app App) e
 			return err
 		}
 		wait := delay
-		if passed {
-			if wait = time.Until(obs.StartedAt.Add(minUptime)); wait <= 0 {
+		r := readiness{checked: check.Kind() != health.KindNone, guarded: guarded, passed: passed, startedAt: obs.StartedAt, minUptime: minUptime}
+		if in, known := r.readyIn(time.Now()); known {
+			if wait = in; wait <= 0 {
 				verdict := runtime.HealthHealthy
-				if check.Kind() == health.KindNone {
+				if !r.checked {
 					verdict = runtime.HealthNone
 				}
 				o.publish(func() { s.seen = seen{runtime.StateRunning, verdict} })
@@ -125,8 +151,9 @@ func (o *Orchestrator) waitEnded(parent context.Context, s *appState, app App) e
 
 // judge weighs one observation of a started app: its check passed now or earlier in this wait
 // (or it has none), not yet (false, nil), or failed (it stopped running, or its check committed
-// unhealthy).
-func (o *Orchestrator) judge(ctx context.Context, s *appState, check health.Check, runner runtime.HealthRunner, obs runtime.Observation) (bool, error) {
+// unhealthy). ran is the result of a check run since the last observation (nil: none, the
+// check runs now).
+func (o *Orchestrator) judge(ctx context.Context, s *appState, check health.Check, runner runtime.HealthRunner, obs runtime.Observation, ran *health.Result) (bool, error) {
 	if obs.State != runtime.StateRunning {
 		return false, o.notReady(s, fmt.Sprintf("container %s (exit code %d) after start", obs.State, obs.ExitCode))
 	}
@@ -134,7 +161,10 @@ func (o *Orchestrator) judge(ctx context.Context, s *appState, check health.Chec
 		return true, nil
 	}
 	var r health.Result
-	if check.Kind() == health.KindExec {
+	switch {
+	case ran != nil:
+		r = *ran
+	case check.Kind() == health.KindExec:
 		h := obs.Health
 		if runner != nil {
 			var err error
@@ -143,7 +173,7 @@ func (o *Orchestrator) judge(ctx context.Context, s *appState, check health.Chec
 			}
 		}
 		r = health.Result(h == runtime.HealthHealthy)
-	} else {
+	default:
 		r, _ = o.opts.Prober(check).Probe(ctx)
 	}
 	s.tracker = s.tracker.Observe(check, obs.StartedAt, time.Now(), r)

@@ -11,7 +11,8 @@ package orchestrator
 //     touched: the old container keeps running and the error wraps runtime.ErrImageNotFound;
 //  2. the old container is renamed <app>.PREV and stopped: from here on the host holds the old
 //     release exactly (environment and secrets included), whatever happens to the daemon;
-//  3. the new container is created, started and waited for (ReadyTimeout);
+//  3. the new container is created, started and waited for (ReadyTimeout): its check must pass
+//     and it must stay running for MinUptime (a guarded start, see readiness);
 //  4. ready: <app>.PREV is removed (the commit). Not ready: the failed container is stopped and
 //     renamed <app>.FAILED, and <app>.PREV is renamed back and started (the rollback); the
 //     error wraps ErrRolledBack (runtime.ErrRolledBack).
@@ -243,7 +244,7 @@ func (o *Orchestrator) revive(ctx context.Context, s *appState, ren runtime.Rena
 	}
 	if err == nil {
 		s.tracker = s.tracker.Reset()
-		err = o.waitReady(ctx, s, target)
+		err = o.waitReady(ctx, s, target, guardedStart)
 	}
 	if err == nil {
 		if old, err = o.observe(ctx, name); err == nil && old.State == runtime.StateRunning {
@@ -258,7 +259,7 @@ func (o *Orchestrator) revive(ctx context.Context, s *appState, ren runtime.Rena
 	if err := o.execute(ctx, s, s.app, ActionRecreate, runtime.StateExited); err != nil {
 		return err
 	}
-	return o.waitReady(ctx, s, s.app)
+	return o.waitReady(ctx, s, s.app, freshStart)
 }
 
 // upgrade moves a working container (old) to the desired spec, steps 1 to 4 above. The caller
@@ -290,7 +291,7 @@ func (o *Orchestrator) upgrade(ctx context.Context, s *appState, ren runtime.Ren
 	spec.Labels[labelPrevImage], spec.Labels[labelPrevHash] = old.Image, old.SpecHash()
 	err = o.starting(func() error { return o.createAndStart(ctx, s, s.app, spec) })
 	if err == nil {
-		err = o.waitReady(ctx, s, s.app)
+		err = o.waitReady(ctx, s, s.app, guardedStart)
 	}
 	return o.verdict(ctx, s, ren, err, rep)
 }
@@ -315,7 +316,7 @@ func (o *Orchestrator) finishUpgrade(ctx context.Context, s *appState, ren runti
 		err = o.restorePrev(ctx, s, ren)
 	} else {
 		rep.Action, rep.Reason = ActionWait, "judging the release an interrupted upgrade started"
-		err = o.verdict(ctx, s, ren, o.waitReady(ctx, s, s.app), rep)
+		err = o.verdict(ctx, s, ren, o.waitReady(ctx, s, s.app, guardedStart), rep)
 	}
 	o.publish(func() { s.generation++ })
 	if err != nil {

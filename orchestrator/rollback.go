@@ -203,5 +203,5 @@ func (o *Orchestrator) restorePrev(ctx context.Context, s *appState, ren runtime
 		target = *good
 	}
 	s.tracker = s.tracker.Reset()
-	return o.waitReady(ctx, s, target)
+	return o.waitReady(ctx, s, target, guardedStart)
 }

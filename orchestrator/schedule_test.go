@@ -158,8 +158,8 @@ func TestScheduledChecksGiveStartingAppsAVerdict(t *testing.T) {
 }
 
 // A readiness check waits for other apps' starts in flight, at most until its own app's
-// MinUptime is reached: passing sooner would not make the app ready sooner, and on a small node
-// checks run beside a burst of starts slow every start.
+// MinUptime is reached: on a small node checks run beside a burst of starts slow every start,
+// and a start that hangs delays no app's verdict by more than MinUptime.
 func TestReadinessChecksYieldToStarts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt, o := setup(orchestrator.Options{})

@@ -3,10 +3,10 @@ package orchestrator
 import "sync"
 
 // startsInFlight counts the actions that start a container (create, start, restart, recreate)
-// running anywhere in the orchestrator. A readiness check, which only has to pass once before
-// MinUptime is reached, waits for them to end first: on a small node a burst of starts is
-// CPU-bound (conmon, the OCI runtime, networking), and exec checks run beside it slow every
-// start of the burst (by about 1 s for 20 apps on two cores, see BENCHMARKS.md).
+// running anywhere in the orchestrator. A readiness check waits for them to end first (at most
+// until its app's MinUptime is reached): on a small node a burst of starts is CPU-bound
+// (conmon, the OCI runtime, networking), and exec checks run beside it slow every start of the
+// burst (by about 1 s for 20 apps on two cores, see BENCHMARKS.md).
 type startsInFlight struct {
 	mu   sync.Mutex
 	n    int

@@ -13,7 +13,7 @@ import (
 func (e *env) cold(ctx context.Context, n int) error {
 	fmt.Fprintf(e.out, "## 2. Cold start of N = %d apps, from nothing to all up and healthy\n\n", n)
 	fmt.Fprintf(e.out, "min / median / max in ms over %d rounds; each round runs every peer once, one after the other. Two clocks per peer: *done* is when the tool says the apps are up, *all checked* is the time of the last app's first passing check (podman's timestamp of its health_status event), the same measure for every peer.\n\n", *slow)
-	fmt.Fprintf(e.out, "- skerry (default options: 4 workers, exec checks run by the supervisor): `New` + `Run` until its first pass reported. Done waits for every app's first passing check **and** MinUptime (2 s from each app's start: the guard against \"running but unreachable\").\n")
+	fmt.Fprintf(e.out, "- skerry (default options: 4 workers, exec checks run by the supervisor): `New` + `Run` until its first pass reported. Done waits for every app's first passing check, as Quadlet's does; no guard (skerry's MinUptime, 2 s of uptime on top of the check, guards only apps without a check and upgrades, which keep the previous release until the new one passed it).\n")
 	fmt.Fprintf(e.out, "- Quadlet + systemd: write %d units, `daemon-reload`, start all at once. Done when every start job ended: with Notify=healthy, at each app's first passing check (podman runs it at start); no guard.\n", n)
 	fmt.Fprintf(e.out, "- podman-compose: `up -d`, then the same checks, all at once, round after round, until all passed; no guard.\n\n")
 	rec, err := e.record(ctx)
@@ -77,7 +77,7 @@ func (e *env) cold(ctx context.Context, n int) error {
 	}
 	sk, q, c := summarize(done[0]).med, summarize(done[1]).med, summarize(done[2]).med
 	skc := summarize(checked[0]).med
-	fmt.Fprintf(e.out, "\nMedians: Quadlet + systemd done / skerry done (skerry's guard included, none on Quadlet's side) = **%s**; compose done / skerry done = **%s**. By the same clock for all (all checked): Quadlet / skerry = %s, compose / skerry = %s.\n\n",
+	fmt.Fprintf(e.out, "\nMedians (each side's done waits for every app's first passing check, no guard on any side): Quadlet + systemd done / skerry done = **%s**; compose done / skerry done = **%s**. By the same clock for all (all checked): Quadlet / skerry = %s, compose / skerry = %s.\n\n",
 		ratio(q, sk), ratio(c, sk), ratio(summarize(checked[1]).med, skc), ratio(summarize(checked[2]).med, skc))
 	return nil
 }

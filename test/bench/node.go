@@ -47,8 +47,8 @@ type node struct {
 }
 
 // startNode builds a supervisor of the named apps, runs it, and returns once its first pass
-// ended (for a bring-up: every app running, its first check passed, and up for MinUptime) with
-// how long that took from New.
+// ended (for a bring-up: every app running and its first check passed) with how long that took
+// from New.
 func (e *env) startNode(ctx context.Context, names []string) (*node, time.Duration, error) {
 	apps := make([]skerry.App, len(names))
 	for i, n := range names {

@@ -97,7 +97,7 @@ func (e *env) noop(ctx context.Context, ns []int) error {
 	} else {
 		qdown, last.qdown = ms(took), took
 	}
-	fmt.Fprintf(e.out, "\nBring-up and removal of %d apps (one run each; ms). skerry: `New` + `Run` until its first pass reported every app running, checked and up for MinUptime (2 s, the guard); uninstall: `Uninstall` of every app at once (volumes purged). Quadlet + systemd: write the units, `daemon-reload`, start every unit at once until every start job ended (Notify=healthy: the first check passed; no guard); removal: stop every unit at once, delete the files, `daemon-reload`.\n\n", last.n)
+	fmt.Fprintf(e.out, "\nBring-up and removal of %d apps (one run each; ms). skerry: `New` + `Run` until its first pass reported every app running and checked (its first passing check; no guard: MinUptime guards only apps without a check and upgrades); uninstall: `Uninstall` of every app at once (volumes purged). Quadlet + systemd: write the units, `daemon-reload`, start every unit at once until every start job ended (Notify=healthy: the first check passed; no guard); removal: stop every unit at once, delete the files, `daemon-reload`.\n\n", last.n)
 	fmt.Fprintf(e.out, "| | skerry | Quadlet + systemd | Quadlet / skerry |\n|---|---|---|---|\n")
 	fmt.Fprintf(e.out, "| bring-up of %d | %s | %s | %s |\n", last.n, ms(last.up), qup, ratio(last.qup, last.up))
 	fmt.Fprintf(e.out, "| removal of all %d | %s | %s | %s |\n\n", last.n, ms(last.down), qdown, ratio(last.qdown, last.down))

@@ -48,7 +48,7 @@ func (e *env) recovery(ctx context.Context, burstN, kill int) error {
 		}{{single, &singles[i], 1}, {burst, &bursts[i], kill}} {
 			down, err := p.up(ctx, set.names)
 			if err == nil {
-				time.Sleep(3 * time.Second) // past the bring-up's guard
+				time.Sleep(3 * time.Second) // let the bring-up settle (its exit waits, the engine)
 				*set.into, err = e.kills(ctx, rec, set.names, set.size)
 			}
 			down()
@@ -84,7 +84,7 @@ func (e *env) kills(ctx context.Context, rec *recorder, names []string, size int
 			return stats{}, err
 		}
 		ds = append(ds, d)
-		time.Sleep(2500 * time.Millisecond) // let the round's passes end (MinUptime) before the next
+		time.Sleep(2500 * time.Millisecond) // let the round's passes and the engine settle before the next
 	}
 	return summarize(ds), nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/skerry-dev/skerry"
 	"github.com/skerry-dev/skerry/companion"
+	"github.com/skerry-dev/skerry/health"
 	"github.com/skerry-dev/skerry/orchestrator"
 	"github.com/skerry-dev/skerry/quadlet"
 	"github.com/skerry-dev/skerry/runtime"
@@ -23,9 +24,13 @@ func TestSupervisorConvergesAndStopsWithinItsBound(t *testing.T) {
 	n := newNode(t) // podman and the user manager; the supervisor builds its own orchestrator
 	btc, lnd := app(uniq("sup-btc")), app(uniq("sup-lnd"))
 	lnd.DependsOn = []orchestrator.Dependency{{App: btc.Name, Condition: orchestrator.Healthy}}
+	// lnd's check passes 3 s after each start (a start is ready at its first passing check).
+	lnd.Container.Command = []string{"sh", "-c", "rm -f /tmp/up; (sleep 3; touch /tmp/up) & exec httpd -f -p 8080 -h /www"}
+	lnd.Health = health.Check{Exec: []string{"sh", "-c", "test -e /tmp/up && wget -q -O- http://127.0.0.1:8080/"}, StartPeriod: 10 * time.Second}
 	comp := ui(btc.Name)
-	// A bound of 2 s: the passes in flight get 1 s, less than lnd's restart needs (MinUptime
-	// 2 s), so the shutdown below abandons a readiness wait on the real engine.
+	// A bound of 2 s: the passes in flight get 1 s, less than lnd's restart needs (its check
+	// passes 3 s after the start), so the shutdown below abandons a readiness wait on the real
+	// engine.
 	const bound = 2 * time.Second
 
 	var mu sync.Mutex

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/skerry-dev/skerry/orchestrator"
 	"github.com/skerry-dev/skerry/runtime"
@@ -38,6 +39,39 @@ func TestFailedUpgradeRollsBackOnPodman(t *testing.T) {
 	}
 	if rep := n.o.ReconcileAll(ctx); rep.Acted() != 0 {
 		t.Fatalf("the abandoned upgrade is retried: %v", rep)
+	}
+}
+
+// MinUptime guards an upgrade, not a fresh start: a release that passes its check and dies 2 s
+// later is ready when installed fresh (at its first passing check), and rolled back as an
+// upgrade (its MinUptime, 5 s, not reached).
+func TestUpgradeThatDiesAfterItsCheckRollsBackOnPodman(t *testing.T) {
+	n := newNode(t)
+	ctx := context.Background()
+	shortLived := func(a orchestrator.App) orchestrator.App {
+		a.Container.Command = []string{"sh", "-c", "httpd -p 8080 -h /www; sleep 2; echo short-lived; exit 4"}
+		a.MinUptime = 5 * time.Second
+		return a
+	}
+
+	fresh := shortLived(app(uniq("short")))
+	t.Cleanup(func() { n.o.Uninstall(context.Background(), fresh.Name, orchestrator.UninstallOptions{Purge: true}) })
+	if _, err := n.o.Install(ctx, fresh); err != nil {
+		t.Fatalf("fresh install of a release that passes its check: %v", err)
+	}
+
+	a := app(uniq("guarded"))
+	n.install(t, a)
+	before := n.mustBeHealthy(t, a.Name)
+	rep, err := n.o.Install(ctx, shortLived(a))
+	if !errors.Is(err, orchestrator.ErrRolledBack) || !errors.Is(err, orchestrator.ErrNotReady) || !strings.Contains(err.Error(), "exit code 4") {
+		t.Fatalf("upgrade to a release that dies after its check: %v", err)
+	}
+	if !strings.Contains(strings.Join(rep.Logs, "\n"), "short-lived") {
+		t.Fatalf("rollback report lacks the failed release's log: %q", rep.Logs)
+	}
+	if after := n.mustBeHealthy(t, a.Name); after.ID != before.ID {
+		t.Fatalf("not back on the container that ran: %s -> %s", before.ID, after.ID)
 	}
 }
 
