@@ -57,7 +57,7 @@ func healthLog(t *testing.T, r *Runtime, name string) (string, int, int) {
 
 func inContainer(t *testing.T, name string, argv ...string) string {
 	t.Helper()
-	out, err := exec.Command("podman", append([]string{"exec", name}, argv...)...).CombinedOutput()
+	out, err := exec.Command("podman", append([]string{"exec", "--user", "0", name}, argv...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("podman exec %s %v: %v: %s", name, argv, err, out)
 	}
