@@ -100,7 +100,8 @@ func inScope(t *testing.T) {
 }
 
 // A pass while podman says healthy runs without podman's service and is not recorded; every
-// other run goes to podman, which records it with its streak and retries.
+// other run goes to podman, which records it with its streak and retries (podman's call reports
+// the run's own result: unhealthy for a failed run, while its record stays healthy until Retries).
 func TestDirectChecks(t *testing.T) {
 	inScope(t)
 	r := connect(t)
@@ -109,8 +110,8 @@ func TestDirectChecks(t *testing.T) {
 	check(t, r, name, runtime.HealthHealthy, 1, "healthy", 0, 1) // healthy: direct, as user 1234, env, files
 	check(t, r, name, runtime.HealthHealthy, 2, "healthy", 0, 1) // again
 	inContainer(t, name, "touch", "/tmp/fail")                   //
-	check(t, r, name, runtime.HealthHealthy, 3, "healthy", 1, 2) // direct fails: podman runs and records it
-	check(t, r, name, runtime.HealthHealthy, 3, "healthy", 2, 3) // a failure pending: podman only
+	check(t, r, name, runtime.HealthUnhealthy, 3, "healthy", 1, 2) // direct fails: podman runs and records it
+	check(t, r, name, runtime.HealthUnhealthy, 3, "healthy", 2, 3) // a failure pending: podman only
 	inContainer(t, name, "rm", "/tmp/fail")                      //
 	check(t, r, name, runtime.HealthHealthy, 3, "healthy", 0, 4) // podman records the pass (streak reset)
 	check(t, r, name, runtime.HealthHealthy, 4, "healthy", 0, 4) // direct again
