@@ -106,15 +106,15 @@ func TestDirectChecks(t *testing.T) {
 	inScope(t)
 	r := connect(t)
 	name := startChecked(t, r)
-	check(t, r, name, runtime.HealthHealthy, 0, "healthy", 0, 1) // starting: podman runs it
-	check(t, r, name, runtime.HealthHealthy, 1, "healthy", 0, 1) // healthy: direct, as user 1234, env, files
-	check(t, r, name, runtime.HealthHealthy, 2, "healthy", 0, 1) // again
-	inContainer(t, name, "touch", "/tmp/fail")                   //
+	check(t, r, name, runtime.HealthHealthy, 0, "healthy", 0, 1)   // starting: podman runs it
+	check(t, r, name, runtime.HealthHealthy, 1, "healthy", 0, 1)   // healthy: direct, as user 1234, env, files
+	check(t, r, name, runtime.HealthHealthy, 2, "healthy", 0, 1)   // again
+	inContainer(t, name, "touch", "/tmp/fail")                     //
 	check(t, r, name, runtime.HealthUnhealthy, 3, "healthy", 1, 2) // direct fails: podman runs and records it
 	check(t, r, name, runtime.HealthUnhealthy, 3, "healthy", 2, 3) // a failure pending: podman only
-	inContainer(t, name, "rm", "/tmp/fail")                      //
-	check(t, r, name, runtime.HealthHealthy, 3, "healthy", 0, 4) // podman records the pass (streak reset)
-	check(t, r, name, runtime.HealthHealthy, 4, "healthy", 0, 4) // direct again
+	inContainer(t, name, "rm", "/tmp/fail")                        //
+	check(t, r, name, runtime.HealthHealthy, 3, "healthy", 0, 4)   // podman records the pass (streak reset)
+	check(t, r, name, runtime.HealthHealthy, 4, "healthy", 0, 4)   // direct again
 	if _, err := r.RunHealthCheck(context.Background(), "no-such-container"); !errors.Is(err, runtime.ErrNotFound) {
 		t.Errorf("RunHealthCheck of a missing container: %v, want ErrNotFound", err)
 	}
