@@ -156,11 +156,19 @@ func stubDecl(b *bytes.Buffer, fset *token.FileSet, d ast.Decl, used map[string]
 		doc(d.Doc)
 		b.WriteString(print(&ast.FuncDecl{Recv: d.Recv, Name: d.Name, Type: d.Type}))
 		var zeros []string
-		for _, r := range d.Type.Results.List {
+		results := d.Type.Results
+		if results == nil { // no results: an empty body
+			results = &ast.FieldList{}
+		}
+		for _, r := range results.List {
 			z := zero(r.Type, print)
 			for range max(len(r.Names), 1) {
 				zeros = append(zeros, z)
 			}
+		}
+		if len(zeros) == 0 {
+			b.WriteString(" {\n}\n\n")
+			break
 		}
 		b.WriteString(" {\n\treturn " + strings.Join(zeros, ", ") + "\n}\n\n")
 	case *ast.GenDecl:

@@ -4,11 +4,13 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/containers/podman/v5/pkg/api/handlers"
@@ -28,6 +30,7 @@ func (e *env) checkCost(ctx context.Context, n int) error {
 	fmt.Fprintf(e.out, "## Cost of one exec check (%d checks in a row on one busybox httpd, wget check)\n\n", n)
 	fmt.Fprintf(e.out, "| path | wall per check | session CPU per check | by cgroup (CPU per check) |\n|---|---|---|---|\n")
 	const name = "bench-checkcost"
+	e.rt.Runtime.DisableDirectChecks() // the REST rows are podman's call, wherever the bench runs
 	e.rt.Runtime.Remove(ctx, name, runtime.RemoveOptions{Force: true})
 	defer e.rt.Runtime.Remove(ctx, name, runtime.RemoveOptions{Force: true})
 	cs := runtime.ContainerSpec{Name: name, Image: image, Command: []string{"httpd", "-f", "-p", "8080", "-h", "/www"},
@@ -66,17 +69,15 @@ func (e *env) checkCost(ctx context.Context, n int) error {
 	cli := func(ctx context.Context) error {
 		return exec.CommandContext(ctx, "podman", "healthcheck", "run", name).Run()
 	}
-	measure := func(label string, one func(context.Context) error) error {
+	measureBatch := func(label string, batch func(context.Context) error) error {
 		time.Sleep(2 * time.Second)
 		t0, err := cgroupUsage(sliceDir())
 		if err != nil {
 			return err
 		}
 		start := time.Now()
-		for range n {
-			if err := one(ctx); err != nil {
-				return fmt.Errorf("%s: %w", label, err)
-			}
+		if err := batch(ctx); err != nil {
+			return fmt.Errorf("%s: %w", label, err)
 		}
 		wall := time.Since(start)
 		time.Sleep(500 * time.Millisecond) // let the last cleanup end
@@ -90,6 +91,16 @@ func (e *env) checkCost(ctx context.Context, n int) error {
 		}
 		fmt.Fprintf(e.out, "| %s | %s ms | %s ms | %s |\n", label, ms(wall/time.Duration(n)), ms((t1[sliceDir()]-t0[sliceDir()])/time.Duration(n)), msText(b))
 		return nil
+	}
+	measure := func(label string, one func(context.Context) error) error {
+		return measureBatch(label, func(ctx context.Context) error {
+			for range n {
+				if err := one(ctx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
 	if err := measure("REST health-check call (skerry's daemon), no event stream", check); err != nil {
 		return err
@@ -109,6 +120,10 @@ func (e *env) checkCost(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
+	if err := measureBatch("the adapter's direct pass (crun exec; a daemon in the user's manager, its CPU included)",
+		func(ctx context.Context) error { return e.directChecks(ctx, conn, name, n) }); err != nil {
+		return err
+	}
 	if err := measure("REST exec create, start, inspect, remove (no health log, no event)", plainExec); err != nil {
 		return err
 	}
@@ -125,6 +140,54 @@ func (e *env) checkCost(ctx context.Context, n int) error {
 		return err
 	}
 	fmt.Fprintln(e.out)
+	return nil
+}
+
+// directChecks runs n checks of name through the podman adapter from a process in a scope of
+// the user's systemd manager (where a node daemon runs), so that the adapter takes its direct
+// pass (runtime/podman/directexec.go); that process's CPU (a Go start, the adapter's fork and
+// exec of nsenter and crun) is in the session's. Podman's health record must not change: a
+// new entry means a check went through podman.
+func (e *env) directChecks(ctx context.Context, conn context.Context, name string, n int) error {
+	last := func() string {
+		data, err := containers.Inspect(conn, name, nil)
+		if err != nil || data.State.Health == nil || len(data.State.Health.Log) == 0 {
+			return ""
+		}
+		return data.State.Health.Log[len(data.State.Health.Log)-1].End
+	}
+	before := last()
+	out, err := exec.CommandContext(ctx, "systemd-run", "--user", "--scope", "--quiet", "--collect",
+		os.Args[0], "-checkcost-direct", name, "-checkcost-n", strconv.Itoa(n)).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%v: %s", err, out)
+	}
+	if after := last(); after != before {
+		return fmt.Errorf("podman recorded a check (%s, was %s): the direct pass was not taken", after, before)
+	}
+	return nil
+}
+
+var (
+	checkcostDirect = flag.String("checkcost-direct", "", "internal (checkcost): run -checkcost-n checks of this container through the podman adapter, then exit")
+	checkcostN      = flag.Int("checkcost-n", 50, "internal (checkcost): the number of checks -checkcost-direct runs")
+)
+
+// runDirectChecks is the process directChecks starts: -checkcost-n checks of -checkcost-direct.
+func runDirectChecks(ctx context.Context) error {
+	r, err := podman.New(ctx, podman.DefaultSocket())
+	if err != nil {
+		return err
+	}
+	for range *checkcostN {
+		h, err := r.RunHealthCheck(ctx, *checkcostDirect)
+		if err != nil {
+			return err
+		}
+		if h != runtime.HealthHealthy {
+			return fmt.Errorf("check: %v", h)
+		}
+	}
 	return nil
 }
 

@@ -56,6 +56,13 @@ var diagnostics = []string{"checkcost", "removecost"}
 
 func main() {
 	flag.Parse()
+	if *checkcostDirect != "" { // checkcost's child: see directChecks
+		if err := runDirectChecks(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	for _, s := range strings.Split(*only, ",") {
 		if s != "" && !slices.Contains(sectionNames, s) && !slices.Contains(diagnostics, s) {
 			fmt.Fprintf(os.Stderr, "bench: -only: unknown section %q (known: %s)\n", s, strings.Join(sectionNames, ", "))
