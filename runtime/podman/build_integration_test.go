@@ -1,0 +1,87 @@
+//go:build integration && remote && containers_image_openpgp && exclude_graphdriver_btrfs
+
+package podman
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/containers/podman/v5/pkg/bindings/containers"
+
+	"github.com/skerry-dev/skerry/runtime"
+)
+
+// TestBuild builds an image from a context directory with a .containerignore and runs it: the
+// context reached the build without the ignored file; a failing instruction is Build's error.
+func TestBuild(t *testing.T) {
+	r := connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("Containerfile", "FROM "+testImage+"\nCOPY . /ctx/\n")
+	write("a.txt", "a")
+	write("x.log", "ignored")
+	write(".containerignore", "*.log\n")
+	write("Bad.containerfile", "FROM "+testImage+"\nRUN false\n")
+	tag := "localhost/" + uniq("skerry-build") + ":1"
+	name := uniq("build")
+	// The build's working containers stay (podman's build call keeps them with rm=0, which the
+	// bindings send by default too): the cleanup removes those the test made.
+	external := func() map[string]bool {
+		list, err := containers.List(r.with(ctx), new(containers.ListOptions).WithAll(true).WithExternal(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := map[string]bool{}
+		for _, c := range list {
+			ids[c.ID] = true
+		}
+		return ids
+	}
+	before := external()
+	t.Cleanup(func() {
+		ctx := context.Background()
+		_ = r.Remove(ctx, name, runtime.RemoveOptions{Force: true})
+		for id := range external() {
+			if !before[id] {
+				_, _ = containers.Remove(r.with(ctx), id, new(containers.RemoveOptions).WithForce(true))
+			}
+		}
+		_ = r.DeleteImage(ctx, tag)
+	})
+
+	if err := r.Build(ctx, runtime.BuildOptions{ContextDir: dir, Tag: tag}); err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	if ok, err := r.ImageExists(ctx, tag); err != nil || !ok {
+		t.Fatalf("ImageExists(%s) = %v, %v after Build", tag, ok, err)
+	}
+	spec := runtime.ContainerSpec{Name: name, Image: tag,
+		Command: []string{"sh", "-c", "test -f /ctx/a.txt && test -f /ctx/Containerfile && test ! -e /ctx/x.log"}}
+	if err := r.Create(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WaitExit(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := r.Inspect(ctx, name); err != nil || o.ExitCode != 0 {
+		t.Fatalf("the built image's context check: exit code %d, %v (want 0: a.txt and Containerfile there, x.log left out)", o.ExitCode, err)
+	}
+
+	err := r.Build(ctx, runtime.BuildOptions{ContextDir: dir, Containerfile: "Bad.containerfile", Tag: tag + "-bad"})
+	if err == nil {
+		_ = r.DeleteImage(context.Background(), tag+"-bad")
+		t.Fatal("Build of a Containerfile whose RUN fails succeeded")
+	}
+}
