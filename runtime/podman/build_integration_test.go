@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,28 +35,23 @@ func TestBuild(t *testing.T) {
 	tag := "localhost/" + uniq("skerry-build") + ":1"
 	name := uniq("build")
 	// The build's working containers stay (podman's build call keeps them with rm=0, which the
-	// bindings send by default too): the cleanup removes those the test made.
-	external := func() map[string]bool {
-		list, err := containers.List(r.with(ctx), new(containers.ListOptions).WithAll(true).WithExternal(true))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids := map[string]bool{}
-		for _, c := range list {
-			ids[c.ID] = true
-		}
-		return ids
-	}
-	before := external()
+	// bindings send by default too): the cleanup removes those the test made, and what a run
+	// whose cleanup did not finish left.
+	sweepBuildLeftovers(t, r)
+	before := externalContainers(t, r)
 	t.Cleanup(func() {
 		ctx := context.Background()
 		_ = r.Remove(ctx, name, runtime.RemoveOptions{Force: true})
-		for id := range external() {
+		removed := 0
+		for id := range externalContainers(t, r) {
 			if !before[id] {
-				_, _ = containers.Remove(r.with(ctx), id, new(containers.RemoveOptions).WithForce(true))
+				if _, err := containers.Remove(r.with(ctx), id, new(containers.RemoveOptions).WithForce(true)); err == nil {
+					removed++
+				}
 			}
 		}
-		_ = r.DeleteImage(ctx, tag)
+		t.Logf("removed %d working containers of the builds", removed)
+		sweepBuildLeftovers(t, r)
 	})
 
 	if err := r.Build(ctx, runtime.BuildOptions{ContextDir: dir, Tag: tag}); err != nil {
@@ -84,4 +80,53 @@ func TestBuild(t *testing.T) {
 		_ = r.DeleteImage(context.Background(), tag+"-bad")
 		t.Fatal("Build of a Containerfile whose RUN fails succeeded")
 	}
+}
+
+// externalContainers returns the IDs of every container in podman's storage, build working
+// containers included.
+func externalContainers(t *testing.T, r *Runtime) map[string]bool {
+	t.Helper()
+	list, err := containers.List(r.with(context.Background()), new(containers.ListOptions).WithAll(true).WithExternal(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, c := range list {
+		ids[c.ID] = true
+	}
+	return ids
+}
+
+// sweepBuildLeftovers removes the images TestBuild tags and the build working containers of
+// the test image ("busybox-working-container..."), which only builds leave.
+func sweepBuildLeftovers(t *testing.T, r *Runtime) {
+	t.Helper()
+	ctx := context.Background()
+	list, err := containers.List(r.with(ctx), new(containers.ListOptions).WithAll(true).WithExternal(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range list {
+		if len(c.Names) > 0 && strings.Contains(c.Names[0], "-working-container") && !isPodmanContainer(ctx, r, c.ID) {
+			_, _ = containers.Remove(r.with(ctx), c.ID, new(containers.RemoveOptions).WithForce(true))
+		}
+	}
+	imgs, err := r.Images(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, im := range imgs {
+		for _, n := range im.Names {
+			if strings.HasPrefix(n, "localhost/skerry-build-") {
+				_ = r.DeleteImage(ctx, im.ID)
+				break
+			}
+		}
+	}
+}
+
+// isPodmanContainer reports whether id is a podman container (not only a storage one).
+func isPodmanContainer(ctx context.Context, r *Runtime, id string) bool {
+	_, err := r.Inspect(ctx, id)
+	return err == nil
 }
