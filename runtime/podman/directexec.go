@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,9 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/containers/podman/v5/libpod/define"
 	"github.com/containers/podman/v5/pkg/bindings"
-	"github.com/containers/podman/v5/pkg/bindings/containers"
-	"github.com/containers/podman/v5/pkg/bindings/system"
 
 	"github.com/skerry-dev/skerry/runtime"
 )
@@ -102,7 +102,8 @@ func (r *Runtime) setupDirect(ctx context.Context) bool {
 	if err != nil || client.URI == nil || client.URI.Scheme != "unix" {
 		return false
 	}
-	info, err := system.Info(r.with(ctx), nil)
+	var info define.Info
+	err = r.call(ctx, http.MethodGet, "/info", nil, nil, &info)
 	if err != nil || info.Host == nil || info.Store == nil || !info.Host.Security.Rootless ||
 		info.Host.OCIRuntime == nil || info.Host.OCIRuntime.Name != "crun" {
 		return false
@@ -136,7 +137,7 @@ func (r *Runtime) directContainer(ctx context.Context, id, name string) *directC
 	if c != nil {
 		return c
 	}
-	data, err := containers.Inspect(r.with(ctx), name, nil)
+	data, err := r.inspect(ctx, name)
 	if err != nil {
 		return &directContainer{} // not cached: the next check asks again
 	}

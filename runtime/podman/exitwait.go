@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 
 	"github.com/containers/podman/v5/libpod/define"
-	"github.com/containers/podman/v5/pkg/bindings/containers"
 
 	"github.com/skerry-dev/skerry/runtime"
 )
@@ -42,7 +41,7 @@ type conmonHandle interface {
 // Then the handle's process is the monitor of the run the first inspect saw, and its end is the
 // end of that run.
 func (r *Runtime) waitConmon(ctx context.Context, name string) (answered bool, err error) {
-	first, err := containers.Inspect(r.with(ctx), name, nil)
+	first, err := r.inspect(ctx, name)
 	if err != nil {
 		return true, waitErr(ctx, name, err)
 	}
@@ -58,7 +57,7 @@ func (r *Runtime) waitConmon(ctx context.Context, name string) (answered bool, e
 		return false, nil
 	}
 	defer h.Close()
-	again, err := containers.Inspect(r.with(ctx), name, nil)
+	again, err := r.inspect(ctx, name)
 	switch {
 	case ctx.Err() != nil:
 		return true, waitErr(ctx, name, ctx.Err())

@@ -6,10 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 
-	"github.com/containers/podman/v5/pkg/bindings/images"
-	"github.com/containers/podman/v5/pkg/bindings/system"
+	"github.com/containers/podman/v5/libpod/define"
 	spec "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/skerry-dev/skerry/runtime"
@@ -38,8 +38,8 @@ func (r *Runtime) facts(ctx context.Context) (*hostFacts, error) {
 	if h.known {
 		return h, nil
 	}
-	info, err := system.Info(r.with(ctx), nil)
-	if err != nil {
+	var info define.Info
+	if err := r.call(ctx, http.MethodGet, "/info", nil, nil, &info); err != nil {
 		return nil, fmt.Errorf("podman: info: %w", mapErr(err, runtime.ErrUnavailable))
 	}
 	if info.Host == nil {
@@ -57,9 +57,11 @@ func (r *Runtime) facts(ctx context.Context) (*hostFacts, error) {
 		if read == nil {
 			read = func() (int, error) { return runtime.ReadUnprivilegedPortStart(runtime.UnprivilegedPortStartFile) }
 		}
-		if h.start, err = read(); err != nil {
+		start, err := read()
+		if err != nil {
 			return nil, fmt.Errorf("podman: %w: %v", runtime.ErrUnavailable, err)
 		}
+		h.start = start
 	}
 	h.known = true
 	return h, nil
@@ -140,8 +142,10 @@ var _ runtime.ImageResolver = (*Runtime)(nil)
 
 // ImageID implements runtime.ImageResolver with podman's image inspect.
 func (r *Runtime) ImageID(ctx context.Context, ref string) (string, error) {
-	d, err := images.GetImage(r.with(ctx), ref, nil)
-	if err != nil {
+	var d struct {
+		ID string `json:"Id"`
+	}
+	if err := r.call(ctx, http.MethodGet, "/images/%s/json", nil, nil, &d, ref); err != nil {
 		return "", fmt.Errorf("podman: image %s: %w", ref, mapErr(err, runtime.ErrImageNotFound))
 	}
 	return d.ID, nil

@@ -6,9 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 
-	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/errorhandling"
 
 	"github.com/skerry-dev/skerry/runtime"
@@ -19,8 +20,8 @@ var _ runtime.ImagePruner = (*Runtime)(nil)
 // Images implements runtime.ImagePruner with podman's image list (names, names history and
 // the number of containers of every image).
 func (r *Runtime) Images(ctx context.Context) ([]runtime.Image, error) {
-	list, err := images.List(r.with(ctx), new(images.ListOptions).WithAll(true))
-	if err != nil {
+	var list []listedImage
+	if err := r.call(ctx, http.MethodGet, "/images/json", url.Values{"all": {"true"}}, nil, &list); err != nil {
 		return nil, fmt.Errorf("podman: list images: %w", mapErr(err, runtime.ErrImageNotFound))
 	}
 	out := make([]runtime.Image, 0, len(list))
@@ -30,11 +31,19 @@ func (r *Runtime) Images(ctx context.Context) ([]runtime.Image, error) {
 	return out, nil
 }
 
+// listedImage is what the adapter reads of an entry of podman's image list (the entities'
+// ImageSummary).
+type listedImage struct {
+	ID         string `json:"Id"`
+	Names      []string
+	History    []string
+	Containers int
+}
+
 // DeleteImage implements runtime.ImagePruner with podman's image remove, never forced: podman
 // refuses an image a container uses, which is ErrImageInUse.
 func (r *Runtime) DeleteImage(ctx context.Context, id string) error {
-	_, errs := images.Remove(r.with(ctx), []string{id}, new(images.RemoveOptions).WithForce(false))
-	for _, err := range errs {
+	for _, err := range r.removeImages(ctx, id) {
 		var model *errorhandling.ErrorModel
 		if errors.As(err, &model) && strings.Contains(strings.ToLower(model.Because), "in use by a container") {
 			return fmt.Errorf("podman: remove image %s: %w: %s", id, runtime.ErrImageInUse, model.Because)
@@ -50,4 +59,19 @@ func (r *Runtime) DeleteImage(ctx context.Context, id string) error {
 		return fmt.Errorf("podman: remove image %s: %w", id, mapErr(err, runtime.ErrImageNotFound))
 	}
 	return nil
+}
+
+// removeImages is podman's image remove, never forced: the errors of the call, or else of its
+// report (plain errors with podman's words, as the bindings return them).
+func (r *Runtime) removeImages(ctx context.Context, ids ...string) []error {
+	query := url.Values{"force": {"false"}, "images": ids}
+	var report struct{ Errors []string }
+	if err := r.call(ctx, http.MethodDelete, "/images/remove", query, nil, &report); err != nil {
+		return []error{err}
+	}
+	var errs []error
+	for _, e := range report.Errors {
+		errs = append(errs, errors.New(e))
+	}
+	return errs
 }

@@ -3,14 +3,17 @@
 package podman
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/containers/common/libnetwork/types"
-	"github.com/containers/podman/v5/pkg/bindings/network"
 
 	"github.com/skerry-dev/skerry/runtime"
 )
@@ -28,7 +31,11 @@ func (r *Runtime) CreateNetwork(ctx context.Context, spec runtime.NetworkSpec) e
 	}
 	n := &types.Network{Name: spec.Name, Driver: "bridge", Internal: spec.Internal, DNSEnabled: !spec.DisableDNS,
 		Labels: spec.Labels}
-	if _, err := network.Create(r.with(ctx), n); err != nil {
+	body, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
+	if err := r.call(ctx, http.MethodPost, "/networks/create", nil, bytes.NewReader(body), nil); err != nil {
 		return fmt.Errorf("podman: create network %s: %w", spec.Name, mapErr(err, runtime.ErrNotFound))
 	}
 	return nil
@@ -36,16 +43,16 @@ func (r *Runtime) CreateNetwork(ctx context.Context, spec runtime.NetworkSpec) e
 
 // ListNetworks implements runtime.NetworkManager with one label-filtered podman network ls.
 func (r *Runtime) ListNetworks(ctx context.Context, labels map[string]string) ([]runtime.NetworkInfo, error) {
-	opts := new(network.ListOptions)
+	query := url.Values{}
 	if len(labels) > 0 {
 		var want []string
 		for _, k := range slices.Sorted(maps.Keys(labels)) {
 			want = append(want, k+"="+labels[k])
 		}
-		opts = opts.WithFilters(map[string][]string{"label": want})
+		query.Set("filters", jsonParam(map[string][]string{"label": want}))
 	}
-	nets, err := network.List(r.with(ctx), opts)
-	if err != nil {
+	var nets []types.Network
+	if err := r.call(ctx, http.MethodGet, "/networks/json", query, nil, &nets); err != nil {
 		return nil, fmt.Errorf("podman: list networks: %w", mapErr(err, runtime.ErrNotFound))
 	}
 	out := make([]runtime.NetworkInfo, 0, len(nets))
@@ -60,14 +67,9 @@ func (r *Runtime) ListNetworks(ctx context.Context, labels map[string]string) ([
 // refuses while a container, in any state, is attached ("network is being used", mapped to
 // runtime.ErrNetworkInUse).
 func (r *Runtime) RemoveNetwork(ctx context.Context, name string) error {
-	reports, err := network.Remove(r.with(ctx), name, nil)
-	if err == nil {
-		for _, rep := range reports {
-			if rep.Err != nil {
-				err = rep.Err
-			}
-		}
-	}
+	// The answer lists one report, whose error is never set on success (podman answers an
+	// error status instead), so it is not decoded.
+	err := r.call(ctx, http.MethodDelete, "/networks/%s", nil, nil, nil, name)
 	if err == nil {
 		return nil
 	}

@@ -15,6 +15,13 @@ import (
 // errNoBindings is every call's error in a build without the bindings' tags.
 var errNoBindings = errors.New(`podman: this program was built without the podman bindings: build it with -tags "remote containers_image_openpgp exclude_graphdriver_btrfs"`)
 
+// Build implements runtime.Images with podman's build call: the context directory goes to the
+// server as a gzipped tar, without what its .containerignore (or .dockerignore, or
+// <Containerfile>.containerignore ...) excludes, as podman-remote sends it.
+func (r *Runtime) Build(ctx context.Context, opts runtime.BuildOptions) error {
+	return errNoBindings
+}
+
 // DisableDirectChecks makes RunHealthCheck always use podman's health-check call, so that
 // podman records every run in the container's health log (podman inspect), at podman's cost.
 // Call it before the first check.
@@ -146,27 +153,10 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 	return false, errNoBindings
 }
 
-// Build implements runtime.Images.
-func (r *Runtime) Build(ctx context.Context, opts runtime.BuildOptions) error {
-	return errNoBindings
-}
-
 // RunHealthCheck implements runtime.HealthRunner (podman healthcheck run). While podman's record
 // says healthy, a passing check runs without podman's service (see directexec.go).
 func (r *Runtime) RunHealthCheck(ctx context.Context, name string) (runtime.Health, error) {
 	return *new(runtime.Health), errNoBindings
-}
-
-// Logs implements runtime.LogReader.
-func (r *Runtime) Logs(ctx context.Context, name string, tail int) ([]string, error) {
-	return nil, errNoBindings
-}
-
-// Events implements runtime.EventSource: container events of managed containers, until ctx ends
-// or the stream breaks (the channel is closed then; callers reconnect). An error means the
-// stream could not be opened.
-func (r *Runtime) Events(ctx context.Context) (<-chan runtime.Event, error) {
-	return nil, errNoBindings
 }
 
 // Pull implements runtime.Images. Progress goes to opts.Progress when set (layers, not bytes:
@@ -205,6 +195,19 @@ func (r *Runtime) RemoveSecret(ctx context.Context, name string) error {
 // podman's secret store as keySecret (readable only by whoever can read every secret anyway).
 func (r *Runtime) Fingerprint(ctx context.Context, data []byte) (string, error) {
 	return "", errNoBindings
+}
+
+// Logs implements runtime.LogReader with podman's container logs: both streams, the last tail
+// lines, in the order podman sends them.
+func (r *Runtime) Logs(ctx context.Context, name string, tail int) ([]string, error) {
+	return nil, errNoBindings
+}
+
+// Events implements runtime.EventSource: container events of managed containers, until ctx ends
+// or the stream breaks (the channel is closed then; callers reconnect). An error means the
+// stream could not be opened.
+func (r *Runtime) Events(ctx context.Context) (<-chan runtime.Event, error) {
+	return nil, errNoBindings
 }
 
 var _ runtime.VolumeSnapshotter = (*Runtime)(nil)

@@ -3,24 +3,23 @@
 package podman
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
+	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/containers/common/libnetwork/types"
 	"github.com/containers/image/v5/manifest"
+	"github.com/containers/podman/v5/libpod/define"
 	"github.com/containers/podman/v5/pkg/bindings"
-	"github.com/containers/podman/v5/pkg/bindings/containers"
-	"github.com/containers/podman/v5/pkg/bindings/images"
-	"github.com/containers/podman/v5/pkg/bindings/system"
-	"github.com/containers/podman/v5/pkg/bindings/volumes"
-	"github.com/containers/podman/v5/pkg/domain/entities"
 	"github.com/containers/podman/v5/pkg/specgen"
 	spec "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -56,24 +55,6 @@ func New(ctx context.Context, uri string) (*Runtime, error) {
 	return &Runtime{conn: conn}, nil
 }
 
-// with returns a context carrying the connection and ctx's deadline and cancellation.
-func (r *Runtime) with(ctx context.Context) context.Context {
-	return &connCtx{Context: ctx, conn: r.conn}
-}
-
-// connCtx is ctx with the bindings' client value looked up in the connection context.
-type connCtx struct {
-	context.Context
-	conn context.Context
-}
-
-func (c *connCtx) Value(key any) any {
-	if v := c.conn.Value(key); v != nil {
-		return v
-	}
-	return c.Context.Value(key)
-}
-
 // List implements runtime.Containers with one label-filtered call; health comes from the list's
 // Status field, which the libpod API fills with the health-check status.
 func (r *Runtime) List(ctx context.Context, opts runtime.ListOptions) ([]runtime.Observation, error) {
@@ -81,12 +62,12 @@ func (r *Runtime) List(ctx context.Context, opts runtime.ListOptions) ([]runtime
 	for _, k := range slices.Sorted(maps.Keys(opts.Labels)) {
 		labels = append(labels, k+"="+opts.Labels[k])
 	}
-	lo := new(containers.ListOptions).WithAll(true)
+	query := url.Values{"all": {"true"}}
 	if len(labels) > 0 {
-		lo = lo.WithFilters(map[string][]string{"label": labels})
+		query.Set("filters", jsonParam(map[string][]string{"label": labels}))
 	}
-	list, err := containers.List(r.with(ctx), lo)
-	if err != nil {
+	var list []listedContainer
+	if err := r.call(ctx, http.MethodGet, "/containers/json", query, nil, &list); err != nil {
 		return nil, fmt.Errorf("podman: list: %w", mapErr(err, runtime.ErrNotFound))
 	}
 	out := make([]runtime.Observation, 0, len(list))
@@ -109,9 +90,31 @@ func (r *Runtime) List(ctx context.Context, opts runtime.ListOptions) ([]runtime
 	return out, nil
 }
 
+// listedContainer is what the adapter reads of an entry of podman's container list (the
+// entities' ListContainer).
+type listedContainer struct {
+	ID                  string `json:"Id"`
+	Image, ImageID      string
+	State, Status       string
+	Names               []string
+	Labels              map[string]string
+	ExitCode            int32
+	Exited              bool
+	StartedAt, ExitedAt int64
+}
+
+// inspect is podman's container inspect.
+func (r *Runtime) inspect(ctx context.Context, name string) (*define.InspectContainerData, error) {
+	var d define.InspectContainerData
+	if err := r.call(ctx, http.MethodGet, "/containers/%s/json", nil, nil, &d, name); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
 // Inspect implements runtime.Containers.
 func (r *Runtime) Inspect(ctx context.Context, name string) (runtime.Observation, error) {
-	d, err := containers.Inspect(r.with(ctx), name, nil)
+	d, err := r.inspect(ctx, name)
 	if err != nil {
 		return runtime.Observation{}, fmt.Errorf("podman: inspect %s: %w", name, mapErr(err, runtime.ErrNotFound))
 	}
@@ -191,15 +194,24 @@ func (r *Runtime) Create(ctx context.Context, cs runtime.ContainerSpec) error {
 		sg.StopTimeout = &secs
 	}
 	sg.ResourceLimits = resourceLimits(cs.Resources)
-	if _, err := containers.CreateWithSpec(r.with(ctx), sg, nil); err != nil {
+	if err := r.createWithSpec(ctx, sg); err != nil {
 		return fmt.Errorf("podman: create %s: %w", cs.Name, mapErr(err, runtime.ErrImageNotFound))
 	}
 	return nil
 }
 
+// createWithSpec is podman's container create from a spec generator.
+func (r *Runtime) createWithSpec(ctx context.Context, sg *specgen.SpecGenerator) error {
+	body, err := json.Marshal(sg)
+	if err != nil {
+		return err
+	}
+	return r.call(ctx, http.MethodPost, "/containers/create", nil, bytes.NewReader(body), nil)
+}
+
 // Start implements runtime.Containers.
 func (r *Runtime) Start(ctx context.Context, name string) error {
-	if err := containers.Start(r.with(ctx), name, nil); err != nil {
+	if err := r.call(ctx, http.MethodPost, "/containers/%s/start", nil, nil, nil, name); err != nil {
 		return fmt.Errorf("podman: start %s: %w", name, mapErr(err, runtime.ErrNotFound))
 	}
 	return nil
@@ -215,21 +227,31 @@ func (r *Runtime) WaitExit(ctx context.Context, name string) error {
 	if answered, err := r.waitConmon(ctx, name); answered {
 		return err
 	}
-	interval := "10s"
-	opts := &containers.WaitOptions{Conditions: []string{"exited", "stopped"}, Interval: &interval}
-	if _, err := containers.Wait(r.with(ctx), name, opts); err != nil {
+	if _, err := r.wait(ctx, name, "10s"); err != nil {
 		return waitErr(ctx, name, err)
 	}
 	return nil
 }
 
+// wait is podman's container wait until the container has exited or stopped, with the given
+// poll interval ("": podman's default); it returns the container's exit code.
+func (r *Runtime) wait(ctx context.Context, name, interval string) (int32, error) {
+	query := url.Values{"condition": {"exited", "stopped"}}
+	if interval != "" {
+		query.Set("interval", interval)
+	}
+	var code int32
+	err := r.call(ctx, http.MethodPost, "/containers/%s/wait", query, nil, &code, name)
+	return code, err
+}
+
 // Stop implements runtime.Containers.
 func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) error {
-	opts := new(containers.StopOptions)
+	query := url.Values{}
 	if timeout > 0 {
-		opts = opts.WithTimeout(uint((timeout + time.Second - 1) / time.Second))
+		query.Set("timeout", seconds(uint((timeout+time.Second-1)/time.Second)))
 	}
-	if err := containers.Stop(r.with(ctx), name, opts); err != nil {
+	if err := r.call(ctx, http.MethodPost, "/containers/%s/stop", query, nil, nil, name); err != nil {
 		return fmt.Errorf("podman: stop %s: %w", name, mapErr(err, runtime.ErrNotFound))
 	}
 	return nil
@@ -237,7 +259,8 @@ func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) 
 
 // Kill implements runtime.Containers.
 func (r *Runtime) Kill(ctx context.Context, name, signal string) error {
-	if err := containers.Kill(r.with(ctx), name, new(containers.KillOptions).WithSignal(cmp.Or(signal, "SIGKILL"))); err != nil {
+	query := url.Values{"signal": {cmp.Or(signal, "SIGKILL")}}
+	if err := r.call(ctx, http.MethodPost, "/containers/%s/kill", query, nil, nil, name); err != nil {
 		return fmt.Errorf("podman: kill %s: %w", name, mapErr(err, runtime.ErrNotFound))
 	}
 	return nil
@@ -249,7 +272,7 @@ func (r *Runtime) Kill(ctx context.Context, name, signal string) error {
 func (r *Runtime) Remove(ctx context.Context, name string, opts runtime.RemoveOptions) error {
 	var named []string
 	if opts.Volumes {
-		d, err := containers.Inspect(r.with(ctx), name, nil)
+		d, err := r.inspect(ctx, name)
 		if err != nil {
 			return fmt.Errorf("podman: remove %s: %w", name, mapErr(err, runtime.ErrNotFound))
 		}
@@ -259,20 +282,12 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts runtime.RemoveOp
 			}
 		}
 	}
-	ro := new(containers.RemoveOptions).WithForce(opts.Force).WithVolumes(opts.Volumes)
-	reports, err := containers.Remove(r.with(ctx), name, ro)
-	if err == nil {
-		for _, rep := range reports {
-			if rep.Err != nil {
-				err = rep.Err
-			}
-		}
-	}
-	if err != nil {
+	query := url.Values{"force": {strconv.FormatBool(opts.Force)}, "volumes": {strconv.FormatBool(opts.Volumes)}}
+	if err := r.removeContainer(ctx, name, query); err != nil {
 		return fmt.Errorf("podman: remove %s: %w", name, mapErr(err, runtime.ErrNotFound))
 	}
 	for _, v := range named {
-		if err := volumes.Remove(r.with(ctx), v, nil); err != nil {
+		if err := r.call(ctx, http.MethodDelete, "/volumes/%s", nil, nil, nil, v); err != nil {
 			if errors.Is(mapErr(err, runtime.ErrNotFound), runtime.ErrNotFound) {
 				continue
 			}
@@ -282,26 +297,19 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts runtime.RemoveOp
 	return nil
 }
 
+// removeContainer is podman's container remove. Its answer lists one report, whose error is
+// never set on success (podman answers an error status instead), so it is not decoded.
+func (r *Runtime) removeContainer(ctx context.Context, name string, query url.Values) error {
+	return r.call(ctx, http.MethodDelete, "/containers/%s", query, nil, nil, name)
+}
+
 // ImageExists implements runtime.Images.
 func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
-	ok, err := images.Exists(r.with(ctx), ref, nil)
+	ok, err := r.exists(ctx, "/images/%s/exists", ref)
 	if err != nil {
 		return false, fmt.Errorf("podman: image exists %s: %w", ref, mapErr(err, runtime.ErrImageNotFound))
 	}
 	return ok, nil
-}
-
-// Build implements runtime.Images.
-func (r *Runtime) Build(ctx context.Context, opts runtime.BuildOptions) error {
-	file := cmp.Or(opts.Containerfile, "Containerfile")
-	bo := entities.BuildOptions{}
-	bo.ContextDirectory = opts.ContextDir
-	bo.Output = opts.Tag
-	bo.Out, bo.Err, bo.ReportWriter = io.Discard, io.Discard, io.Discard
-	if _, err := images.Build(r.with(ctx), []string{file}, bo); err != nil {
-		return fmt.Errorf("podman: build %s: %w", opts.Tag, mapErr(err, runtime.ErrNotFound))
-	}
-	return nil
 }
 
 // RunHealthCheck implements runtime.HealthRunner (podman healthcheck run). While podman's record
@@ -310,98 +318,9 @@ func (r *Runtime) RunHealthCheck(ctx context.Context, name string) (runtime.Heal
 	if h, ok := r.directCheck(ctx, name); ok {
 		return h, nil
 	}
-	res, err := containers.RunHealthCheck(r.with(ctx), name, nil)
-	if err != nil {
+	var res define.HealthCheckResults
+	if err := r.call(ctx, http.MethodGet, "/containers/%s/healthcheck", nil, nil, &res, name); err != nil {
 		return runtime.HealthUnknown, fmt.Errorf("podman: healthcheck %s: %w", name, mapErr(err, runtime.ErrNotFound))
 	}
 	return runtime.ParseHealth(res.Status), nil
-}
-
-// Logs implements runtime.LogReader.
-func (r *Runtime) Logs(ctx context.Context, name string, tail int) ([]string, error) {
-	out, errc := make(chan string, 64), make(chan string, 64)
-	done := make(chan error, 1)
-	go func() {
-		done <- containers.Logs(r.with(ctx), name,
-			new(containers.LogOptions).WithStdout(true).WithStderr(true).WithTail(strconv.Itoa(tail)), out, errc)
-	}()
-	var lines []string
-	for {
-		select {
-		case l := <-out:
-			lines = append(lines, l)
-		case l := <-errc:
-			lines = append(lines, l)
-		case err := <-done:
-			for drained := false; !drained; { // lines sent before Logs returned
-				select {
-				case l := <-out:
-					lines = append(lines, l)
-				case l := <-errc:
-					lines = append(lines, l)
-				default:
-					drained = true
-				}
-			}
-			if err != nil {
-				return lines, fmt.Errorf("podman: logs %s: %w", name, mapErr(err, runtime.ErrNotFound))
-			}
-			if tail > 0 && len(lines) > tail {
-				lines = lines[len(lines)-tail:]
-			}
-			return lines, nil
-		}
-	}
-}
-
-// Events implements runtime.EventSource: container events of managed containers, until ctx ends
-// or the stream breaks (the channel is closed then; callers reconnect). An error means the
-// stream could not be opened.
-func (r *Runtime) Events(ctx context.Context) (<-chan runtime.Event, error) {
-	raw := make(chan entities.Event, 64)
-	cancel := make(chan bool)
-	opts := new(system.EventsOptions).WithStream(true).WithFilters(map[string][]string{
-		"type":  {"container"},
-		"label": {runtime.LabelManaged + "=true"},
-	})
-	// system.Events returns once the stream is open; a goroutine of the bindings then decodes
-	// into raw and closes it when the stream ends.
-	if err := system.Events(r.with(ctx), raw, cancel, opts); err != nil {
-		return nil, fmt.Errorf("podman: events: %w", mapErr(err, runtime.ErrNotFound))
-	}
-	out := make(chan runtime.Event, 64)
-	go func() {
-		defer close(out)
-		stopped := false
-		stop := func() {
-			if !stopped {
-				stopped = true
-				close(cancel) // closes the response body, which ends the decoder
-			}
-		}
-		defer stop()
-		for {
-			select {
-			case <-ctx.Done():
-				stop()
-				for range raw { // let the decoder finish its last send and close raw
-				}
-				return
-			case e, ok := <-raw:
-				if !ok {
-					return
-				}
-				ev := runtime.Event{Container: e.Actor.Attributes["name"], App: e.Actor.Attributes[runtime.LabelApp],
-					Kind: string(e.Action), Time: time.Unix(0, e.TimeNano)}
-				if e.HealthStatus != "" {
-					ev.Health = runtime.ParseHealth(e.HealthStatus)
-				}
-				select {
-				case out <- ev:
-				case <-ctx.Done():
-				}
-			}
-		}
-	}()
-	return out, nil
 }

@@ -5,11 +5,17 @@ package podman
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"strings"
 
-	"github.com/containers/podman/v5/pkg/bindings/images"
+	imagetypes "github.com/containers/image/v5/types"
+	"github.com/containers/podman/v5/pkg/auth"
+	"github.com/containers/podman/v5/pkg/errorhandling"
 
 	"github.com/skerry-dev/skerry/runtime"
 )
@@ -20,17 +26,64 @@ func (r *Runtime) Pull(ctx context.Context, ref string, opts runtime.PullOptions
 	// No retries inside podman (its default is 3, with growing delays: ~9 s of a pass for an
 	// image no registry has, seen in the fault campaign): skerry's next pass is the retry, and a
 	// pass stays short, so a shutdown does not wait behind it.
-	po := new(images.PullOptions).WithQuiet(true).WithProgressWriter(io.Discard).WithRetry(0)
+	query := url.Values{"reference": {ref}, "quiet": {"true"}, "retry": {"0"}}
+	var progress io.Writer = io.Discard
 	if opts.Progress != nil {
-		po = po.WithQuiet(false).WithProgressWriter(newProgressWriter(ref, opts.Progress))
+		query.Set("quiet", "false")
+		progress = newProgressWriter(ref, opts.Progress)
 	}
 	if opts.Insecure {
-		po = po.WithSkipTLSVerify(true)
+		query.Set("tlsVerify", "false")
 	}
-	if _, err := images.Pull(r.with(ctx), ref, po); err != nil {
+	if err := r.pull(ctx, query, progress); err != nil {
 		return fmt.Errorf("podman: pull %s: %w", ref, mapErr(err, runtime.ErrImageNotFound))
 	}
 	return nil
+}
+
+// pull sends the pull request the bindings' images.Pull sends (with the registry credentials
+// of this process's user, as podman-remote does) and reads its report stream: the text lines
+// go to progress, the error entries are the pull's error.
+func (r *Runtime) pull(ctx context.Context, query url.Values, progress io.Writer) error {
+	header, err := auth.MakeXRegistryAuthHeader(&imagetypes.SystemContext{}, "", "")
+	if err != nil {
+		return err
+	}
+	resp, err := r.do(ctx, http.MethodPost, "/images/pull", query, header, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if !resp.IsSuccess() {
+		return resp.Process(nil)
+	}
+	dec := json.NewDecoder(resp.Body)
+	var errs []error
+	for {
+		var report struct {
+			Stream, Error, ID string
+			Images            []string
+		}
+		if err := dec.Decode(&report); err != nil {
+			if !errors.Is(err, io.EOF) { // a decoder's error is final: the bindings would loop on it
+				errs = append(errs, errors.New(err.Error()+"\n"))
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		switch {
+		case report.Stream != "":
+			fmt.Fprint(progress, report.Stream)
+		case report.Error != "":
+			errs = append(errs, errors.New(report.Error))
+		case len(report.Images) > 0, report.ID != "":
+		default:
+			return fmt.Errorf("failed to parse pull results stream, unexpected input: %v", report)
+		}
+	}
+	return errorhandling.JoinErrors(errs)
 }
 
 // progressWriter turns the text lines of podman's pull stream ("Copying blob sha256:...",

@@ -5,8 +5,8 @@ package podman
 import (
 	"context"
 	"fmt"
-
-	"github.com/containers/podman/v5/pkg/bindings/containers"
+	"net/http"
+	"net/url"
 
 	"github.com/skerry-dev/skerry/runtime"
 )
@@ -16,7 +16,7 @@ var _ runtime.Renamer = (*Runtime)(nil)
 // Rename implements runtime.Renamer with podman's rename call: the container keeps its ID,
 // state, labels and volumes.
 func (r *Runtime) Rename(ctx context.Context, name, to string) error {
-	if err := containers.Rename(r.with(ctx), name, new(containers.RenameOptions).WithName(to)); err != nil {
+	if err := r.call(ctx, http.MethodPost, "/containers/%s/rename", url.Values{"name": {to}}, nil, nil, name); err != nil {
 		return fmt.Errorf("podman: rename %s to %s: %w", name, to, mapErr(err, runtime.ErrNotFound))
 	}
 	return nil

@@ -11,9 +11,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
 	"sync"
 
-	"github.com/containers/podman/v5/pkg/bindings/secrets"
 	"github.com/containers/podman/v5/pkg/specgen"
 
 	"github.com/skerry-dev/skerry/runtime"
@@ -57,7 +60,7 @@ func (r *Runtime) PutSecret(ctx context.Context, name string, value []byte) (str
 	if err != nil {
 		return "", err
 	}
-	info, err := secrets.Inspect(r.with(ctx), name, nil)
+	info, err := r.inspectSecret(ctx, name, false)
 	err = mapErr(err, runtime.ErrSecretNotFound)
 	exists := err == nil
 	switch {
@@ -66,17 +69,16 @@ func (r *Runtime) PutSecret(ctx context.Context, name string, value []byte) (str
 	case err != nil && !errors.Is(err, runtime.ErrSecretNotFound):
 		return "", fmt.Errorf("podman: secret %s: %w", name, err)
 	}
-	rep, err := secrets.Create(r.with(ctx), bytes.NewReader(value), new(secrets.CreateOptions).
-		WithName(name).WithReplace(exists).WithLabels(map[string]string{labelFingerprint: fp}))
+	id, err := r.createSecret(ctx, name, bytes.NewReader(value), &exists, map[string]string{labelFingerprint: fp})
 	if err != nil {
 		return "", fmt.Errorf("podman: put secret %s: %w", name, mapErr(err, runtime.ErrSecretNotFound))
 	}
-	return rep.ID, nil
+	return id, nil
 }
 
 // SecretVersion implements runtime.SecretStore: the secret's ID.
 func (r *Runtime) SecretVersion(ctx context.Context, name string) (string, error) {
-	info, err := secrets.Inspect(r.with(ctx), name, nil)
+	info, err := r.inspectSecret(ctx, name, false)
 	if err != nil {
 		return "", fmt.Errorf("podman: secret %s: %w", name, mapErr(err, runtime.ErrSecretNotFound))
 	}
@@ -85,7 +87,7 @@ func (r *Runtime) SecretVersion(ctx context.Context, name string) (string, error
 
 // RemoveSecret implements runtime.SecretStore.
 func (r *Runtime) RemoveSecret(ctx context.Context, name string) error {
-	err := mapErr(secrets.Remove(r.with(ctx), name), runtime.ErrSecretNotFound)
+	err := mapErr(r.call(ctx, http.MethodDelete, "/secrets/%s", nil, nil, nil, name), runtime.ErrSecretNotFound)
 	if err != nil && !errors.Is(err, runtime.ErrSecretNotFound) {
 		return fmt.Errorf("podman: remove secret %s: %w", name, err)
 	}
@@ -113,7 +115,7 @@ func (r *Runtime) fingerprintKey(ctx context.Context) ([]byte, error) {
 		return r.fp.key, nil
 	}
 	for attempt := 0; ; attempt++ {
-		info, err := secrets.Inspect(r.with(ctx), keySecret, new(secrets.InspectOptions).WithShowSecret(true))
+		info, err := r.inspectSecret(ctx, keySecret, true)
 		err = mapErr(err, runtime.ErrSecretNotFound)
 		if err == nil {
 			key, derr := hex.DecodeString(info.SecretData)
@@ -128,13 +130,50 @@ func (r *Runtime) fingerprintKey(ctx context.Context) ([]byte, error) {
 		}
 		key := make([]byte, 32)
 		_, _ = rand.Read(key) // never fails (Go 1.24)
-		_, err = secrets.Create(r.with(ctx), bytes.NewReader([]byte(hex.EncodeToString(key))), new(secrets.CreateOptions).WithName(keySecret))
+		_, err = r.createSecret(ctx, keySecret, bytes.NewReader([]byte(hex.EncodeToString(key))), nil, nil)
 		if err = mapErr(err, runtime.ErrSecretNotFound); err != nil && !errors.Is(err, runtime.ErrAlreadyExists) {
 			if !bytes.Contains([]byte(err.Error()), []byte("in use")) {
 				return nil, fmt.Errorf("podman: create secret %s: %w", keySecret, err)
 			}
 		}
 	}
+}
+
+// secretInfo is what the adapter reads of podman's secret inspect (the entities'
+// SecretInfoReport).
+type secretInfo struct {
+	ID   string
+	Spec struct {
+		Labels map[string]string
+	}
+	SecretData string
+}
+
+// inspectSecret is podman's secret inspect; show asks for the value too.
+func (r *Runtime) inspectSecret(ctx context.Context, name string, show bool) (*secretInfo, error) {
+	query := url.Values{}
+	if show {
+		query.Set("showsecret", "true")
+	}
+	var info secretInfo
+	err := r.call(ctx, http.MethodGet, "/secrets/%s/json", query, nil, &info, name)
+	return &info, err
+}
+
+// createSecret is podman's secret create of value under name, replacing an existing one when
+// replace is true (nil: no replace parameter), with labels (nil: none); it returns the new
+// secret's ID.
+func (r *Runtime) createSecret(ctx context.Context, name string, value io.Reader, replace *bool, labels map[string]string) (string, error) {
+	query := url.Values{"name": {name}}
+	if replace != nil {
+		query.Set("replace", strconv.FormatBool(*replace))
+	}
+	if labels != nil {
+		query.Set("labels", jsonParam(labels))
+	}
+	var rep struct{ ID string }
+	err := r.call(ctx, http.MethodPost, "/secrets/create", query, value, &rep)
+	return rep.ID, err
 }
 
 // specSecrets converts a spec's secret references to podman's: files under /run/secrets and

@@ -7,13 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/containers/podman/v5/pkg/bindings/containers"
-	"github.com/containers/podman/v5/pkg/bindings/system"
-	"github.com/containers/podman/v5/pkg/bindings/volumes"
 	"github.com/containers/podman/v5/pkg/specgen"
 	spec "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -38,8 +37,13 @@ func (r *Runtime) VolumeSize(ctx context.Context, name string) (int64, error) {
 	if err := r.volumeExists(ctx, name); err != nil {
 		return 0, err
 	}
-	df, err := system.DiskUsage(r.with(ctx), nil)
-	if err != nil {
+	var df struct {
+		Volumes []struct {
+			VolumeName string
+			Size       int64
+		}
+	}
+	if err := r.call(ctx, http.MethodGet, "/system/df", nil, nil, &df); err != nil {
 		return 0, fmt.Errorf("podman: size of volume %s: %w", name, mapErr(err, runtime.ErrVolumeNotFound))
 	}
 	for _, v := range df.Volumes {
@@ -74,7 +78,7 @@ func (r *Runtime) RestoreVolume(ctx context.Context, name, file string) error {
 // volumeExists returns nil when the volume exists, an error wrapping runtime.ErrVolumeNotFound
 // when it does not.
 func (r *Runtime) volumeExists(ctx context.Context, name string) error {
-	ok, err := volumes.Exists(r.with(ctx), name, nil)
+	ok, err := r.exists(ctx, "/volumes/%s/exists", name)
 	if err != nil {
 		return fmt.Errorf("podman: look for volume %s: %w", name, mapErr(err, runtime.ErrVolumeNotFound))
 	}
@@ -130,12 +134,7 @@ func helperRoot(root string) (string, []spec.Mount, error) {
 // killed daemon left may still be copying; the operation that removes it starts over). A
 // missing helper is not an error.
 func (r *Runtime) removeHelper(ctx context.Context, name string) error {
-	reports, err := containers.Remove(r.with(ctx), name, new(containers.RemoveOptions).WithForce(true).WithTimeout(0))
-	for _, rep := range reports {
-		if err == nil {
-			err = rep.Err
-		}
-	}
+	err := r.removeContainer(ctx, name, url.Values{"force": {"true"}, "timeout": {"0"}})
 	if err = mapErr(err, runtime.ErrNotFound); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 		return err
 	}
@@ -171,14 +170,14 @@ func (r *Runtime) runVolumeHelper(ctx context.Context, volume, file, script stri
 	sg.Mounts = append(binds, spec.Mount{Type: "bind", Source: dir, Destination: dir, Options: []string{"rbind"}})
 	sg.Entrypoint = []string{"/bin/sh", "-c", script, "sh", file}
 	sg.Labels = map[string]string{LabelVolumeHelper: volume}
-	if _, err := containers.CreateWithSpec(r.with(ctx), sg, nil); err != nil {
+	if err := r.createWithSpec(ctx, sg); err != nil {
 		return fmt.Errorf("podman: create the helper of volume %s: %w", volume, mapErr(err, runtime.ErrNotFound))
 	}
 	defer r.removeHelper(context.WithoutCancel(ctx), name)
 	if err := r.Start(ctx, name); err != nil {
 		return fmt.Errorf("podman: volume %s: %w", volume, err)
 	}
-	code, err := containers.Wait(r.with(ctx), name, &containers.WaitOptions{Conditions: []string{"exited", "stopped"}})
+	code, err := r.wait(ctx, name, "")
 	if err != nil {
 		return fmt.Errorf("podman: wait for the helper of volume %s: %w", volume, mapErr(err, runtime.ErrNotFound))
 	}
