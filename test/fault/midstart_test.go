@@ -143,8 +143,14 @@ func TestCompanionStopMidStart(t *testing.T) {
 	// new file, the sidecar, the restart job in its start (an Install whose wait is cut short
 	// once the unit starts). The next daemon's pass must not stop it mid-start, and must not
 	// wait for it: it returns at once, and a later pass finishes the restart.
-	if err := manager("r1").Install(ctx, midApp); err != nil {
-		t.Fatalf("install r1 again: %v\n%s", err, unitDiagnosis(midUnit))
+	for deadline := time.Now().Add(30 * time.Second); strings.HasPrefix(unitState(midUnit), "deactivating/"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stop never ended\n%s", unitDiagnosis(midUnit))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := manager("r1").Install(ctx, midApp); err != nil || unitState(midUnit) != "active/running" {
+		t.Fatalf("install r1 again: %v, unit %s\n%s", err, unitState(midUnit), unitDiagnosis(midUnit))
 	}
 	ictx, icancel := context.WithCancel(ctx)
 	go func() {
