@@ -95,7 +95,7 @@ func TestInstallIsIdempotent(t *testing.T) {
 	} else if fi.Mode().Perm() != 0o600 {
 		t.Errorf("unit file mode %v, want 0600: only its user's systemd reads it", fi.Mode())
 	}
-	for _, want := range []string{"Restart=always\n", "RestartSec=10\n", "WantedBy=default.target\n", "Notify=healthy\n",
+	for _, want := range []string{"Restart=always\n", "RestartSec=10\n", "TimeoutStopSec=25\n", "WantedBy=default.target\n", "Notify=healthy\n",
 		"PublishPort=127.0.0.1:3002:3002\n", "Volume=/srv/skerry/nginx.conf:/etc/nginx.conf:ro\n", `Label="io.skerry.companion-of=bitcoind"`} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("unit file lacks %q:\n%s", want, data)

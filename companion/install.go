@@ -45,7 +45,7 @@ func (m *Manager) Install(ctx context.Context, app string) error {
 		m.good[app] = rs
 		m.mu.Unlock()
 	}
-	if err == nil || !changed || good == nil {
+	if err == nil || !changed || good == nil || onlyPending(err) {
 		return err
 	}
 	return m.rollback(ctx, app, good, err)
@@ -130,6 +130,20 @@ func reportsErr(reports []UnitReport) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// onlyPending reports whether every error joined in err is ErrPending.
+func onlyPending(err error) bool {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		if !errors.Is(e, ErrPending) {
+			return false
+		}
+	}
+	return true
 }
 
 // registeredUnits returns the sorted units of every registered companion.

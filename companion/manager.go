@@ -25,6 +25,11 @@ var (
 	// ErrConflict: a companion's unit file exists and skerry did not write it (it lacks the
 	// ownership marker). skerry never touches such a file; the companion is not installed.
 	ErrConflict = errors.New("companion unit file not written by skerry")
+	// ErrPending: a companion must be restarted onto its new file (or image), and its unit is in
+	// the middle of a start or a stop, which a pass leaves alone; the unit's next state change,
+	// or the next pass, restarts it. It is no failure of the companion: Install does not roll
+	// back for it.
+	ErrPending = errors.New("companion restart pending")
 )
 
 // Units is what the manager needs from systemd (quadlet/systemd over D-Bus, quadlet/fake in

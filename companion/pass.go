@@ -233,13 +233,23 @@ func (m *Manager) unbury(s *step) error {
 }
 
 // run starts a registered companion that is inactive or failed, and restarts one that runs on an
-// older file. A unit in the middle of a stop is left alone: starting it now would cancel the stop
-// job (a user's, systemd's or ours); its next state change, or the next pass, decides.
+// older file. A unit in the middle of a stop or of a start is left alone, its restart pending
+// (ErrPending): starting it now would cancel the stop job (a user's, systemd's or ours), and
+// restarting a unit that starts stops it before it is up, which systemd does without ExecStop:
+// it SIGTERMs conmon, which hands the signal to the container's PID 1, and one that ignores it
+// holds the stop, and the pass that waits for it, until the unit's stop timeout (the hang of
+// fault campaign run f565db7, where a daemon killed during a restart left the unit starting).
+// Its next state change, or the next pass, restarts it once it is up.
 func (m *Manager) run(ctx context.Context, s *step) {
 	name := s.unit()
 	switch {
-	case s.st.ActiveState == "deactivating":
+	case s.st.ActiveState == "deactivating" || starting(s.st):
 		s.rep.Action = ActionNone
+		if s.restart || s.disk.restartOwner != "" {
+			s.rep.Err = fmt.Errorf("companion %s: restart deferred while the unit is %s (%s): %w",
+				s.name, s.st.ActiveState, s.st.SubState, ErrPending)
+		}
+		return
 	case s.restart:
 		s.rep.Action, s.rep.Err = ActionRestarted, m.units.Restart(ctx, name)
 	case !s.st.Active():
@@ -261,6 +271,12 @@ func (m *Manager) run(ctx context.Context, s *step) {
 			s.rep.Err = fmt.Errorf("companion %s: %w", s.name, err)
 		}
 	}
+}
+
+// starting reports whether a start job of the unit is under way (for a Notify=healthy unit:
+// until its first passing check); a unit "activating" between two respawns of Restart= is not.
+func starting(st quadlet.UnitState) bool {
+	return st.ActiveState == "activating" && st.SubState != "auto-restart"
 }
 
 // finish fills a step's status and logs what it did.

@@ -6,6 +6,7 @@
 package companion
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -67,7 +68,7 @@ type Spec struct {
 	// RestartSec is systemd's wait before a respawn (default DefaultRestartSec).
 	RestartSec time.Duration
 	// StopTimeout is how long a stop waits for the process before killing it (0: podman's
-	// default, 10 s).
+	// default, 10 s). The unit's TimeoutStopSec is StopTimeout + StopGrace.
 	StopTimeout time.Duration
 	// Resources are the companion's cgroup limits: Memory as Quadlet's Memory= (podman 5.5;
 	// for an older target it needs Options.Downgrade, else the unit is refused), Pids as
@@ -155,8 +156,9 @@ func (s Spec) Unit(app string) quadlet.Unit {
 	return quadlet.Unit{
 		Description: fmt.Sprintf("skerry companion %s of %s", s.Name, app),
 		Container:   c,
-		Service:     quadlet.Service{Restart: "always", RestartSec: restartSec, TimeoutStartSec: DefaultTimeoutStartSec},
-		WantedBy:    []string{"default.target"},
+		Service: quadlet.Service{Restart: "always", RestartSec: restartSec, TimeoutStartSec: DefaultTimeoutStartSec,
+			TimeoutStopSec: cmp.Or(s.StopTimeout, podmanStopTimeout) + StopGrace},
+		WantedBy: []string{"default.target"},
 	}
 }
 
@@ -194,3 +196,14 @@ func publishPort(pt runtime.Port) string {
 	}
 	return v
 }
+
+// StopGrace is what a companion's unit allows a stop beyond the companion's StopTimeout (or
+// podman's 10 s default) before systemd kills what is left: its TimeoutStopSec=. A stop that
+// reaches the container through podman (ExecStop, podman rm) ends within StopTimeout; one that
+// does not (the unit stopped while it starts: systemd skips ExecStop and SIGTERMs conmon, which
+// hands the signal to the container's PID 1, and a PID 1 may ignore it) would otherwise last
+// systemd's default 90 s.
+const StopGrace = 15 * time.Second
+
+// podmanStopTimeout is podman's default stop timeout.
+const podmanStopTimeout = 10 * time.Second

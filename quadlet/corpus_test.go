@@ -42,7 +42,7 @@ var (
 		"Unit": setOf("Description", "After", "Before", "Wants", "Requires", "BindsTo", "PartOf", "Conflicts",
 			"PropagatesStopTo", "StartLimitBurst", "StartLimitIntervalSec"),
 		"Quadlet": setOf("DefaultDependencies"),
-		"Service": setOf("Restart", "RestartSec", "TimeoutStartSec", "Type"),
+		"Service": setOf("Restart", "RestartSec", "TimeoutStartSec", "TimeoutStopSec", "Type"),
 		"Install": setOf("WantedBy", "RequiredBy", "UpheldBy", "Alias", "DefaultInstance"),
 	}
 )
@@ -189,7 +189,8 @@ func fromFile(f *parser.UnitFile) (quadlet.Unit, string) {
 			*p = time.Duration(n) * time.Second
 		}
 	}
-	for k, p := range map[string]*time.Duration{"RestartSec": &u.Service.RestartSec, "TimeoutStartSec": &u.Service.TimeoutStartSec} {
+	for k, p := range map[string]*time.Duration{"RestartSec": &u.Service.RestartSec, "TimeoutStartSec": &u.Service.TimeoutStartSec,
+		"TimeoutStopSec": &u.Service.TimeoutStopSec} {
 		if v, ok := f.Lookup("Service", k); ok {
 			n, err := strconv.Atoi(v)
 			if err != nil {

@@ -164,7 +164,7 @@ func checkCompanionService(t *testing.T, v string, data []byte) {
 			t.Errorf("podman argv lacks %q:\n%q", want, args)
 		}
 	}
-	for key, want := range map[string]string{"Restart": "always", "RestartSec": "10", "TimeoutStartSec": "300"} {
+	for key, want := range map[string]string{"Restart": "always", "RestartSec": "10", "TimeoutStartSec": "300", "TimeoutStopSec": "20"} {
 		if got, _ := svc.Lookup("Service", key); got != want {
 			t.Errorf("[Service] %s=%q, want %q", key, got, want)
 		}

@@ -91,6 +91,9 @@ func Render(name string, u Unit, opts Options) ([]byte, error) {
 	if u.Service.TimeoutStartSec != 0 {
 		svc.add("TimeoutStartSec", e.systemdSpan("Service", "TimeoutStartSec", u.Service.TimeoutStartSec))
 	}
+	if u.Service.TimeoutStopSec != 0 {
+		svc.add("TimeoutStopSec", e.systemdSpan("Service", "TimeoutStopSec", u.Service.TimeoutStopSec))
+	}
 	if t := u.Service.Type; t != "" {
 		if !oneOf(t, "notify", "oneshot") {
 			e.fail("Service", "Type", "%q is not one of notify, oneshot (Quadlet refuses others)", t)

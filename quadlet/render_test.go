@@ -42,7 +42,7 @@ func companionUnit() quadlet.Unit {
 			PidsLimit:       &pids,
 			StopTimeout:     1500 * time.Millisecond,
 		},
-		Service:  quadlet.Service{Restart: "always", RestartSec: 10 * time.Second, TimeoutStartSec: 5 * time.Minute},
+		Service:  quadlet.Service{Restart: "always", RestartSec: 10 * time.Second, TimeoutStartSec: 5 * time.Minute, TimeoutStopSec: 20 * time.Second},
 		WantedBy: []string{"default.target"},
 	}
 }
@@ -80,6 +80,7 @@ StopTimeout=2
 Restart=always
 RestartSec=10
 TimeoutStartSec=300
+TimeoutStopSec=20
 
 [Install]
 WantedBy=default.target

@@ -195,6 +195,11 @@ type Service struct {
 	Restart         string
 	RestartSec      time.Duration // RestartSec=
 	TimeoutStartSec time.Duration // TimeoutStartSec= (image pulls can exceed systemd's 90 s)
+	// TimeoutStopSec= bounds a stop (systemd's default: 90 s). A unit stopped while it starts
+	// (for Notify=healthy: before its first passing check) skips ExecStop, the podman rm that
+	// honours StopTimeout: systemd sends SIGTERM to conmon, which forwards it to the container's
+	// PID 1; one that ignores SIGTERM is killed only when TimeoutStopSec ends.
+	TimeoutStopSec time.Duration
 	// Type= is "" (Quadlet's notify), "notify" or "oneshot" (Quadlet accepts no other).
 	Type string
 }

@@ -170,8 +170,12 @@ func (m *Manager) service(unit string) *service {
 }
 
 // Stop implements the unit manager's stop; an unknown unit is not an error. A unit whose file
-// is gone is forgotten once stopped.
+// is gone is forgotten once stopped. A stop of a service that is starting and ignores SIGTERM
+// (Starting, IgnoreSIGTERM) does not end before ctx does: see hungStop.
 func (m *Manager) Stop(ctx context.Context, unit string) error {
+	if err := m.hungStop(ctx, "stop", unit); err != nil {
+		return err
+	}
 	return m.mutate(ctx, "stop", unit, func() error {
 		if s := m.services[unit]; s != nil {
 			s.active, s.sub = "inactive", ""
@@ -188,7 +192,12 @@ func (m *Manager) Stop(ctx context.Context, unit string) error {
 }
 
 // Restart implements the unit manager's restart: the service runs the loaded content after it.
+// Restarting a service that is starting and ignores SIGTERM does not end before ctx does: see
+// hungStop.
 func (m *Manager) Restart(ctx context.Context, unit string) error {
+	if err := m.hungStop(ctx, "restart", unit); err != nil {
+		return err
+	}
 	return m.mutate(ctx, "restart", unit, func() error {
 		f, ok := m.loaded[unit]
 		if !ok {
@@ -199,6 +208,26 @@ func (m *Manager) Restart(ctx context.Context, unit string) error {
 		m.changed(unit)
 		return nil
 	})
+}
+
+// hungStop models a stop of a Quadlet service in the middle of its start (Starting) whose
+// container's PID 1 ignores SIGTERM (IgnoreSIGTERM): systemd skips ExecStop (podman rm, which
+// would kill it after its StopTimeout) and SIGTERMs conmon, which forwards the signal to PID 1,
+// so the stop lasts the unit's whole TimeoutStopSec, longer than any caller's ctx here. The
+// call is counted and returns ctx's error once ctx ends; nil when the stop would not hang.
+func (m *Manager) hungStop(ctx context.Context, verb, unit string) error {
+	m.mu.Lock()
+	s := m.services[unit]
+	hung := s != nil && s.active == "activating" && s.sub == "" && s.killedOnStop
+	if hung {
+		m.calls[verb]++
+	}
+	m.mu.Unlock()
+	if !hung {
+		return nil
+	}
+	<-ctx.Done()
+	return fmt.Errorf("fake systemd: %s %s: %w", verb, unit, ctx.Err())
 }
 
 // ResetFailed implements the unit manager's reset-failed.

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -118,4 +120,42 @@ func TestCrashLoopAndFail(t *testing.T) {
 	if st := unit(t, m); st.ActiveState != "failed" || st.Active() {
 		t.Fatalf("failed: %+v", st)
 	}
+}
+
+// A service stopped in the middle of its start, whose PID 1 ignores SIGTERM, holds the stop
+// (and a restart) until the caller's ctx ends; one that is up stops at once.
+func TestStopOfAStartingServiceHangs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		dir := t.TempDir()
+		m := fake.New(dir)
+		write(t, dir, unitV1)
+		m.Reload(ctx)
+		m.Start(ctx, "ui.service")
+		m.IgnoreSIGTERM("ui.service")
+		m.Starting("ui.service")
+		if st := unit(t, m); st.ActiveState != "activating" || st.SubState != "start" {
+			t.Fatalf("starting: %+v", st)
+		}
+		for _, verb := range []string{"stop", "restart"} {
+			began := time.Now()
+			sctx, cancel := context.WithTimeout(ctx, time.Minute)
+			call := m.Stop
+			if verb == "restart" {
+				call = m.Restart
+			}
+			err := call(sctx, "ui.service")
+			cancel()
+			if !errors.Is(err, context.DeadlineExceeded) || time.Since(began) != time.Minute {
+				t.Errorf("%s of a starting service: %v after %v, want the ctx's deadline after 1m", verb, err, time.Since(began))
+			}
+			if m.Calls(verb) != 1 {
+				t.Errorf("%s counted %d times", verb, m.Calls(verb))
+			}
+		}
+		m.Start(ctx, "ui.service") // the start ends: up
+		if err := m.Stop(ctx, "ui.service"); err != nil || unit(t, m).ActiveState != "failed" {
+			t.Fatalf("stop of the service once up: %v, %+v", err, unit(t, m))
+		}
+	})
 }

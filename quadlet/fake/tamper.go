@@ -66,6 +66,19 @@ func (m *Manager) Fail(unit string) {
 	}
 }
 
+// Starting puts a service in the middle of a start job (ActiveState "activating", SubState
+// "start"), as systemd reports a Notify=healthy Quadlet service until its first passing check,
+// on the content it is being started from: the loaded one. Start completes it.
+func (m *Manager) Starting(unit string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f, ok := m.loaded[unit]; ok {
+		s := m.service(unit)
+		s.active, s.sub, s.content = "activating", "", f.content
+		m.changed(unit)
+	}
+}
+
 // Deactivate puts a service in the middle of a stop (ActiveState "deactivating"), as
 // `systemctl stop` of a slow service does; StopExternally completes it.
 func (m *Manager) Deactivate(unit string) {

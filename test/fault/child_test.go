@@ -50,6 +50,11 @@ const (
 
 var apps = []string{btcApp, lndApp}
 
+// signalsHandled is the child's first line: from then on SIGTERM goes to its handler. A SIGTERM
+// sent before (a few ms after the exec, while the Go runtime starts) kills the process with the
+// default action, which is no daemon's fault: TestSIGTERMAtAnyMoment waits for the line.
+const signalsHandled = "signals handled"
+
 // childEnv is the environment variable that makes the test binary the daemon: "run",
 // "uninstall", or "idle" (a daemon that supervises no app: what a node runs once its apps are
 // uninstalled; its passes sweep what an uninstall left).
@@ -102,6 +107,7 @@ func runChild(cfg childConfig) int {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	fmt.Println(signalsHandled)
 	var signalled atomic.Int64
 	go func() { <-ctx.Done(); signalled.Store(time.Now().UnixNano()) }()
 	fail := func(what string, err error) int {

@@ -135,7 +135,11 @@ func checkNode(w want) []string {
 			}
 		}
 	}
-	v = append(v, checkCompanion(w, cs)...)
+	if cv := checkCompanion(w, cs); len(cv) > 0 {
+		// The companion's unit tells why (issue of run f565db7: a stop that hung).
+		cv[len(cv)-1] += "\n" + unitDiagnosis(uiUnit)
+		v = append(v, cv...)
+	}
 	v = append(v, checkNetworks(w, cs)...)
 	v = append(v, checkRendered(w)...)
 	// Units: nothing of an uninstalled companion, no health-check timer or service of a
@@ -215,6 +219,17 @@ func checkCompanion(w want, cs []ctr) []string {
 		bad("companion cannot reach %s by name on %s: %v (%s)", btcApp, netName, err, out)
 	}
 	return v
+}
+
+// unitDiagnosis is what systemd says of unit: its status and its journal's tail, indented.
+func unitDiagnosis(unit string) string {
+	status, _ := userctl("status", "--no-pager", "--lines=0", unit)
+	journal, err := sh("journalctl", "--user", "--unit", unit, "--lines=30", "--no-pager", "--output=short-precise")
+	if err != nil {
+		journal = err.Error()
+	}
+	out := "systemctl --user status " + unit + ":\n" + status + "\njournalctl --user -u " + unit + ":\n" + journal
+	return "\t" + strings.ReplaceAll(out, "\n", "\n\t")
 }
 
 // unitFileProblem says what is wrong with the companion's unit file if it exists: empty,

@@ -36,6 +36,9 @@ func TestSIGTERMAtAnyMoment(t *testing.T) {
 		delay := c.randDelay(0, 10*time.Second)
 		fault := c.nextFault(fmt.Sprintf("SIGTERM %v into %s", delay.Round(time.Millisecond), kind))
 		d := c.start(cfg)
+		if _, ok := d.waitLine(d.started, 10*time.Second, func(s string) bool { return s == signalsHandled }); !ok {
+			c.violate(fault, "the daemon never handled signals:\n"+d.tail(8))
+		}
 		time.Sleep(delay)
 		sent := time.Now()
 		took, ok := d.term(shutdownBound)
